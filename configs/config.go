@@ -1,0 +1,338 @@
+// Package configs holds the run configuration schema: Go structs with the study's defaults,
+// validation with messages that name the offending key, and the YAML files shipped beside it.
+//
+// The YAML keys are the `mapstructure` tags below. Every key has a default (Default), so an
+// environment variable CAMELSVAE_SECTION_KEY can override any of them. configs imports nothing
+// of ours; every other package may import it.
+package configs
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Config is one run's complete configuration.
+type Config struct {
+	// Seed drives every random choice of a run: splits, shuffles, initial weights, noise.
+	Seed    int64   `mapstructure:"seed" yaml:"seed"`
+	Data    Data    `mapstructure:"data" yaml:"data"`
+	Synth   Synth   `mapstructure:"synth" yaml:"synth"`
+	Model   Model   `mapstructure:"model" yaml:"model"`
+	Loss    Loss    `mapstructure:"loss" yaml:"loss"`
+	Train   Train   `mapstructure:"train" yaml:"train"`
+	PCA     PCA     `mapstructure:"pca" yaml:"pca"`
+	Eval    Eval    `mapstructure:"eval" yaml:"eval"`
+	Runtime Runtime `mapstructure:"runtime" yaml:"runtime"`
+}
+
+// Data says where the CMD files are and how maps become model inputs.
+type Data struct {
+	// Dir holds Maps_{field}_{suite}_{set}_z=0.00.npy and params_{set}_{suite}.txt.
+	Dir   string `mapstructure:"dir" yaml:"dir"`
+	Suite string `mapstructure:"suite" yaml:"suite"`
+	// TrainSet is split into train/val/test; TestSet is the out-of-distribution test set.
+	TrainSet string `mapstructure:"train_set" yaml:"train_set"`
+	TestSet  string `mapstructure:"test_set" yaml:"test_set"`
+	// Size is the side of the maps the model sees; files with a larger side (a multiple of
+	// Size) are area-averaged down (256 -> 64 averages 4x4 blocks).
+	Size int `mapstructure:"size" yaml:"size"`
+	// Transforms per channel: log10, asinh or none.
+	Transforms Transforms `mapstructure:"transforms" yaml:"transforms"`
+	// LogFloor, when > 0, replaces non-positive values of a log10 channel by this floor (and
+	// counts them in a warning); 0 makes such a value an error.
+	LogFloor float64 `mapstructure:"log_floor" yaml:"log_floor"`
+	// Split fractions of TrainSet and whether to split by map (the study) or by simulation.
+	TrainFrac float64 `mapstructure:"train_frac" yaml:"train_frac"`
+	ValFrac   float64 `mapstructure:"val_frac" yaml:"val_frac"`
+	SplitBy   string  `mapstructure:"split_by" yaml:"split_by"`
+	// TrainMaps limits the TrainSet to its first N maps before splitting (0 = all).
+	TrainMaps int `mapstructure:"train_maps" yaml:"train_maps"`
+	// TestMaps is the size of the TestSet subset (the study: 1000); 0 means all.
+	TestMaps int `mapstructure:"test_maps" yaml:"test_maps"`
+	// Augment: none, study (identity, rot90/180/270, flip h, flip v) or d4 (all 8).
+	Augment string `mapstructure:"augment" yaml:"augment"`
+	// Workers is the loader's errgroup limit; Prefetch the number of batches read ahead.
+	Workers  int `mapstructure:"workers" yaml:"workers"`
+	Prefetch int `mapstructure:"prefetch" yaml:"prefetch"`
+}
+
+// Transforms names the per-channel transform applied before z-scoring.
+type Transforms struct {
+	Mgas string `mapstructure:"mgas" yaml:"mgas"`
+	Vgas string `mapstructure:"vgas" yaml:"vgas"`
+	B    string `mapstructure:"b" yaml:"b"`
+}
+
+// List returns the transforms in channel order (Mgas, Vgas, B).
+func (t Transforms) List() [3]string { return [3]string{t.Mgas, t.Vgas, t.B} }
+
+// Synth configures the CAMELS-like generator used when real CMD files are absent.
+type Synth struct {
+	Sets []string `mapstructure:"sets" yaml:"sets"`
+	// LHSims is how many LH simulations to generate (of 1000); 0 means all.
+	LHSims int `mapstructure:"lh_sims" yaml:"lh_sims"`
+	// CVSims is how many CV simulations to generate (of 27); 0 means all.
+	CVSims  int   `mapstructure:"cv_sims" yaml:"cv_sims"`
+	Size    int   `mapstructure:"size" yaml:"size"`
+	Seed    int64 `mapstructure:"seed" yaml:"seed"`
+	Workers int   `mapstructure:"workers" yaml:"workers"`
+}
+
+// Model is the VAE's architecture (DESIGN.md, "The model").
+type Model struct {
+	// Widths of the five encoder convolutions before WidthMult is applied.
+	Widths    []int   `mapstructure:"widths" yaml:"widths"`
+	WidthMult float64 `mapstructure:"width_mult" yaml:"width_mult"`
+	Latent    int     `mapstructure:"latent" yaml:"latent"`
+	// Skips hands the decoder the encoder's h1..h4 (the study's U-Net-like model).
+	Skips      bool    `mapstructure:"skips" yaml:"skips"`
+	LeakySlope float64 `mapstructure:"leaky_slope" yaml:"leaky_slope"`
+}
+
+// ChannelWidths returns the five encoder widths after the multiplier (at least 1 each).
+func (m Model) ChannelWidths() []int {
+	out := make([]int, len(m.Widths))
+	for i, w := range m.Widths {
+		out[i] = max(1, int(math.Round(float64(w)*m.WidthMult)))
+	}
+	return out
+}
+
+// Loss is total = MSEWeight*MSE + SSIMWeight*(1-SSIM) + kl_weight*KL with free bits.
+type Loss struct {
+	MSEWeight  float64 `mapstructure:"mse_weight" yaml:"mse_weight"`
+	SSIMWeight float64 `mapstructure:"ssim_weight" yaml:"ssim_weight"`
+	// Beta is the final KL weight, reached linearly over WarmupEpochs.
+	Beta         float64 `mapstructure:"beta" yaml:"beta"`
+	WarmupEpochs int     `mapstructure:"warmup_epochs" yaml:"warmup_epochs"`
+	FreeBits     float64 `mapstructure:"free_bits" yaml:"free_bits"`
+	DataRange    float64 `mapstructure:"data_range" yaml:"data_range"`
+	SSIMWindow   int     `mapstructure:"ssim_window" yaml:"ssim_window"`
+	SSIMSigma    float64 `mapstructure:"ssim_sigma" yaml:"ssim_sigma"`
+}
+
+// Train is the optimisation schedule.
+type Train struct {
+	Epochs    int     `mapstructure:"epochs" yaml:"epochs"`
+	Batch     int     `mapstructure:"batch" yaml:"batch"`
+	LR        float64 `mapstructure:"lr" yaml:"lr"`
+	Beta1     float64 `mapstructure:"beta1" yaml:"beta1"`
+	Beta2     float64 `mapstructure:"beta2" yaml:"beta2"`
+	Eps       float64 `mapstructure:"eps" yaml:"eps"`
+	Patience  int     `mapstructure:"patience" yaml:"patience"`
+	KeepLast  int     `mapstructure:"keep_last" yaml:"keep_last"`
+	EvalBatch int     `mapstructure:"eval_batch" yaml:"eval_batch"`
+}
+
+// PCA is the baseline of the same latent size.
+type PCA struct {
+	Components int    `mapstructure:"components" yaml:"components"`
+	Solver     string `mapstructure:"solver" yaml:"solver"` // exact or randomized
+	Oversample int    `mapstructure:"oversample" yaml:"oversample"`
+	PowerIters int    `mapstructure:"power_iters" yaml:"power_iters"`
+}
+
+// Eval configures the evaluation and the report.
+type Eval struct {
+	// GridMaps is how many LH maps the reconstruction figure shows.
+	GridMaps int `mapstructure:"grid_maps" yaml:"grid_maps"`
+	// Clusters for K-means on the latents; Ridge the ridge penalty of the parameter probe.
+	Clusters int     `mapstructure:"clusters" yaml:"clusters"`
+	Ridge    float64 `mapstructure:"ridge" yaml:"ridge"`
+	// PSNRTargetRange also reports PSNR with the target's own range.
+	PSNRTargetRange bool `mapstructure:"psnr_target_range" yaml:"psnr_target_range"`
+}
+
+// Runtime selects the ONNX Runtime library and execution provider.
+type Runtime struct {
+	// Library is the path of libonnxruntime.so; empty searches (see onnx.FindLibrary).
+	Library string `mapstructure:"library" yaml:"library"`
+	// Provider: cpu, cuda or webgpu.
+	Provider string `mapstructure:"provider" yaml:"provider"`
+	DeviceID int    `mapstructure:"device_id" yaml:"device_id"`
+	// Fallback "cpu" lets an unavailable provider fall back to the CPU; empty makes it an error.
+	Fallback string `mapstructure:"fallback" yaml:"fallback"`
+	// IntraOpThreads 0 lets ONNX Runtime choose (one per core).
+	IntraOpThreads int  `mapstructure:"intra_op_threads" yaml:"intra_op_threads"`
+	Spinning       bool `mapstructure:"spinning" yaml:"spinning"`
+	// Profile, when set, is the file prefix of ONNX Runtime's per-node profile (JSON).
+	Profile string `mapstructure:"profile" yaml:"profile"`
+	// CudnnConvAlgoSearch: EXHAUSTIVE, HEURISTIC or DEFAULT.
+	CudnnConvAlgoSearch string `mapstructure:"cudnn_conv_algo_search" yaml:"cudnn_conv_algo_search"`
+}
+
+// Default returns the study's settings (STUDY.md) with CPU runtime defaults.
+func Default() Config {
+	return Config{
+		Seed: 100,
+		Data: Data{
+			Dir: "data/cmd", Suite: "IllustrisTNG", TrainSet: "CV", TestSet: "LH", Size: 256,
+			Transforms: Transforms{Mgas: "log10", Vgas: "asinh", B: "log10"},
+			TrainFrac:  0.8, ValFrac: 0.1, SplitBy: "map", TestMaps: 1000, Augment: "study",
+			Workers: 2, Prefetch: 4,
+		},
+		Synth: Synth{Sets: []string{"CV", "LH"}, LHSims: 0, Size: 256, Seed: 100, Workers: 2},
+		Model: Model{
+			Widths: []int{32, 64, 128, 256, 512}, WidthMult: 1, Latent: 256, Skips: true,
+			LeakySlope: 0.01,
+		},
+		Loss: Loss{
+			MSEWeight: 0.8, SSIMWeight: 0.2, Beta: 0.1, WarmupEpochs: 150, FreeBits: 1.0,
+			DataRange: 1.0, SSIMWindow: 11, SSIMSigma: 1.5,
+		},
+		Train: Train{
+			Epochs: 200, Batch: 16, LR: 3e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Patience: 20,
+			KeepLast: 3, EvalBatch: 32,
+		},
+		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4},
+		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 1.0},
+		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE"},
+	}
+}
+
+// Validate checks every value and names the key of the first bad one.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	positive := func(key string, v int) {
+		if v <= 0 {
+			bad(key, "must be > 0, got %d", v)
+		}
+	}
+	nonneg := func(key string, v int) {
+		if v < 0 {
+			bad(key, "must be >= 0, got %d", v)
+		}
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+	d := c.Data
+	if d.Dir == "" {
+		bad("data.dir", "must not be empty")
+	}
+	validSet := []string{"CV", "LH", "1P", "BE", "EX"}
+	oneOf("data.train_set", d.TrainSet, validSet...)
+	oneOf("data.test_set", d.TestSet, validSet...)
+	if d.Size < 32 || d.Size&(d.Size-1) != 0 {
+		bad("data.size", "must be a power of two >= 32, got %d", d.Size)
+	}
+	for i, t := range d.Transforms.List() {
+		oneOf("data.transforms."+[]string{"mgas", "vgas", "b"}[i], t, "log10", "asinh", "none")
+	}
+	if d.LogFloor < 0 || math.IsNaN(d.LogFloor) {
+		bad("data.log_floor", "must be >= 0, got %g", d.LogFloor)
+	}
+	if !(d.TrainFrac > 0 && d.ValFrac >= 0 && d.TrainFrac+d.ValFrac <= 1) {
+		bad("data.train_frac", "train_frac (%g) > 0, val_frac (%g) >= 0 and their sum <= 1 required", d.TrainFrac, d.ValFrac)
+	}
+	oneOf("data.split_by", d.SplitBy, "map", "simulation")
+	nonneg("data.train_maps", d.TrainMaps)
+	nonneg("data.test_maps", d.TestMaps)
+	oneOf("data.augment", d.Augment, "none", "study", "d4")
+	positive("data.workers", d.Workers)
+	positive("data.prefetch", d.Prefetch)
+
+	for _, s := range c.Synth.Sets {
+		oneOf("synth.sets", s, "CV", "LH")
+	}
+	nonneg("synth.lh_sims", c.Synth.LHSims)
+	nonneg("synth.cv_sims", c.Synth.CVSims)
+	if c.Synth.Size < 32 || c.Synth.Size&(c.Synth.Size-1) != 0 {
+		bad("synth.size", "must be a power of two >= 32, got %d", c.Synth.Size)
+	} else if d.Size > 0 && c.Synth.Size%d.Size != 0 {
+		bad("synth.size", "must be a multiple of data.size (%d), got %d", d.Size, c.Synth.Size)
+	}
+	positive("synth.workers", c.Synth.Workers)
+
+	m := c.Model
+	if len(m.Widths) != 5 {
+		bad("model.widths", "must list 5 encoder widths, got %d", len(m.Widths))
+	}
+	for _, w := range m.Widths {
+		if w <= 0 {
+			bad("model.widths", "widths must be > 0, got %d", w)
+			break
+		}
+	}
+	if !(m.WidthMult > 0) {
+		bad("model.width_mult", "must be > 0, got %g", m.WidthMult)
+	}
+	positive("model.latent", m.Latent)
+	if m.LeakySlope < 0 || m.LeakySlope >= 1 {
+		bad("model.leaky_slope", "must be in [0, 1), got %g", m.LeakySlope)
+	}
+
+	l := c.Loss
+	if l.MSEWeight < 0 || l.SSIMWeight < 0 || l.MSEWeight+l.SSIMWeight == 0 {
+		bad("loss.mse_weight", "mse_weight and ssim_weight must be >= 0 and not both 0")
+	}
+	if l.Beta < 0 {
+		bad("loss.beta", "must be >= 0, got %g", l.Beta)
+	}
+	nonneg("loss.warmup_epochs", l.WarmupEpochs)
+	if l.FreeBits < 0 {
+		bad("loss.free_bits", "must be >= 0, got %g", l.FreeBits)
+	}
+	if !(l.DataRange > 0) {
+		bad("loss.data_range", "must be > 0, got %g", l.DataRange)
+	}
+	if l.SSIMWindow < 3 || l.SSIMWindow%2 == 0 {
+		bad("loss.ssim_window", "must be odd and >= 3, got %d", l.SSIMWindow)
+	} else if d.Size > 0 && l.SSIMWindow > d.Size {
+		bad("loss.ssim_window", "must not exceed data.size (%d), got %d", d.Size, l.SSIMWindow)
+	}
+	if !(l.SSIMSigma > 0) {
+		bad("loss.ssim_sigma", "must be > 0, got %g", l.SSIMSigma)
+	}
+
+	t := c.Train
+	positive("train.epochs", t.Epochs)
+	positive("train.batch", t.Batch)
+	if !(t.LR > 0) {
+		bad("train.lr", "must be > 0, got %g", t.LR)
+	}
+	if t.Beta1 < 0 || t.Beta1 >= 1 {
+		bad("train.beta1", "must be in [0, 1), got %g", t.Beta1)
+	}
+	if t.Beta2 < 0 || t.Beta2 >= 1 {
+		bad("train.beta2", "must be in [0, 1), got %g", t.Beta2)
+	}
+	if !(t.Eps > 0) {
+		bad("train.eps", "must be > 0, got %g", t.Eps)
+	}
+	nonneg("train.patience", t.Patience)
+	positive("train.keep_last", t.KeepLast)
+	positive("train.eval_batch", t.EvalBatch)
+
+	positive("pca.components", c.PCA.Components)
+	oneOf("pca.solver", c.PCA.Solver, "exact", "randomized")
+	nonneg("pca.oversample", c.PCA.Oversample)
+	nonneg("pca.power_iters", c.PCA.PowerIters)
+
+	nonneg("eval.grid_maps", c.Eval.GridMaps)
+	positive("eval.clusters", c.Eval.Clusters)
+	if c.Eval.Ridge < 0 {
+		bad("eval.ridge", "must be >= 0, got %g", c.Eval.Ridge)
+	}
+
+	r := c.Runtime
+	oneOf("runtime.provider", r.Provider, "cpu", "cuda", "webgpu")
+	oneOf("runtime.fallback", r.Fallback, "", "cpu")
+	nonneg("runtime.device_id", r.DeviceID)
+	nonneg("runtime.intra_op_threads", r.IntraOpThreads)
+	oneOf("runtime.cudnn_conv_algo_search", r.CudnnConvAlgoSearch, "EXHAUSTIVE", "HEURISTIC", "DEFAULT")
+
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
