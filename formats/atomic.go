@@ -1,0 +1,67 @@
+package formats
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// WriteFileAtomic writes path through write so that readers see either the old file or the
+// complete new one, never a partial file: the bytes go to a temporary file in the same
+// directory (same file system, so the rename is atomic), which is fsynced, closed and renamed
+// over path; the directory is then fsynced so the rename survives a crash. On any error the
+// temporary file is removed and path is left as it was. A new file gets mode 0644; an existing
+// file keeps its mode.
+func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	if write == nil {
+		panic("formats: WriteFileAtomic with nil write function")
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	mode := os.FileMode(0o644)
+	if fi, statErr := os.Stat(path); statErr == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("formats: write %s: not a regular file", path)
+		}
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("formats: write %s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	committed := false
+	defer func() {
+		// Also runs when write panics, so no temporary file is left behind.
+		if !committed {
+			_ = tmp.Close() // may already be closed; the error of a second close is irrelevant
+			_ = os.Remove(tmpName)
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return fmt.Errorf("formats: write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("formats: write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("formats: write %s: sync: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("formats: write %s: close: %w", path, err)
+	}
+	if err = os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("formats: write %s: %w", path, err)
+	}
+	committed = true
+	// Persist the directory entry. Some file systems refuse to fsync a directory; that does
+	// not undo the rename, so the result is deliberately ignored.
+	if d, openErr := os.Open(dir); openErr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

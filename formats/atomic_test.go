@@ -1,0 +1,77 @@
+package formats
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteFileAtomic(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name    string
+		old     string // "" means no file before
+		write   func(w io.Writer) error
+		want    string
+		wantErr error
+	}{
+		{"new file", "", func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }, "new", nil},
+		{"replace", "old", func(w io.Writer) error { _, err := io.WriteString(w, "newer"); return err }, "newer", nil},
+		// A writer that fails half-way stands for a crash mid-write: the old bytes must survive.
+		{"fail keeps old", "old", func(w io.Writer) error { _, _ = io.WriteString(w, "partial"); return errBoom }, "old", errBoom},
+		{"fail no file", "", func(w io.Writer) error { return errBoom }, "", errBoom},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "f.bin")
+			if tc.old != "" {
+				if err := os.WriteFile(p, []byte(tc.old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := WriteFileAtomic(p, tc.write)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			got, rerr := os.ReadFile(p)
+			if tc.want == "" {
+				if !errors.Is(rerr, os.ErrNotExist) {
+					t.Fatalf("file exists after failed first write: %q %v", got, rerr)
+				}
+			} else if string(got) != tc.want {
+				t.Fatalf("content %q, want %q", got, tc.want)
+			}
+			if tc.old != "" && tc.wantErr == nil {
+				if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+					t.Errorf("mode %v, want the old file's 0600", fi.Mode().Perm())
+				}
+			}
+			ents, _ := os.ReadDir(dir)
+			if want := map[bool]int{true: 0, false: 1}[tc.want == ""]; len(ents) != want {
+				t.Errorf("directory holds %d entries, want %d (temporary file left?)", len(ents), want)
+			}
+		})
+	}
+}
+
+func TestWriteFileAtomicPanicCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.bin")
+	func() {
+		defer func() { _ = recover() }()
+		_ = WriteFileAtomic(p, func(w io.Writer) error { _, _ = io.WriteString(w, "x"); panic("mid-write") })
+	}()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("%d entries left after a panicking writer", len(ents))
+	}
+}
+
+func TestWriteFileAtomicMissingDir(t *testing.T) {
+	err := WriteFileAtomic(filepath.Join(t.TempDir(), "no", "f"), func(io.Writer) error { return nil })
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
