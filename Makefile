@@ -1,0 +1,83 @@
+# camelsvae: `make demo` runs the whole pipeline on synthetic CMD-like data (CPU, minutes);
+# `make test` runs the test suite. Both fetch what they need first, on a fresh Debian machine
+# with only Go, gcc and npm.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/camelsvae
+ORT_LIB := third_party/onnxruntime/libonnxruntime.so.1
+NODE_ORT := third_party/node/node_modules/onnxruntime-node/package.json
+PROTOC_GEN_GO := bin/protoc-gen-go
+PROTOBUF_VERSION := v1.36.12
+
+# Debian packages the tests and benchmarks use: python3-onnx checks exported models;
+# protoc + libonnx-dev regenerate the ONNX types (proto check).
+APT_PACKAGES := python3-onnx python3-numpy protobuf-compiler libonnx-dev
+# Peers for `make bench` and the golden-file scripts (not needed by `make test`).
+APT_BENCH := python3-torch python3-sklearn python3-skimage python3-scipy python3-numpy
+
+export CGO_ENABLED := 1
+
+.PHONY: all ort build test test-deps bench demo proto proto-check lint apt-deps node-deps clean
+
+all: build
+
+## ort: fetch ONNX Runtime 1.30.0 (CPU) from the npm registry into third_party/onnxruntime
+ort: $(ORT_LIB)
+$(ORT_LIB): onnx/fetch-ort.sh
+	./onnx/fetch-ort.sh third_party/onnxruntime
+
+build: $(ORT_LIB)
+	$(GO) build -o $(BIN) ./cmd/camelsvae
+
+## apt-deps: Debian packages used by the tests (installed once; needs root or sudo)
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## node-deps: onnxruntime-node, the second ONNX consumer the export test runs (no install scripts)
+node-deps: $(NODE_ORT)
+$(NODE_ORT):
+	mkdir -p third_party/node
+	cd third_party/node && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node@1.30.0 >/dev/null
+
+test-deps: $(ORT_LIB) apt-deps node-deps
+
+test: test-deps lint
+	$(GO) test -count=1 -timeout 20m ./...
+
+## bench: Go benchmarks and the peer scripts (PyTorch, scikit-learn, scikit-image, numpy)
+bench: test-deps
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); missing=""; \
+	for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+
+demo: build
+	./$(BIN) run --config configs/demo.yaml
+
+## proto: regenerate onnx/onnxpb from Debian's libonnx-dev onnx.proto
+$(PROTOC_GEN_GO):
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOBUF_VERSION)
+proto: apt-deps $(PROTOC_GEN_GO)
+	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) -I/usr/include/onnx --go_out=onnx/onnxpb \
+	  --go_opt=paths=source_relative --go_opt=Monnx.proto=github.com/camelsvae/camelsvae/onnx/onnxpb onnx.proto
+## proto-check: fail when the committed ONNX types differ from a fresh generation
+proto-check: apt-deps $(PROTOC_GEN_GO)
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) -I/usr/include/onnx --go_out=$$tmp \
+	  --go_opt=paths=source_relative --go_opt=Monnx.proto=github.com/camelsvae/camelsvae/onnx/onnxpb onnx.proto; \
+	if ! cmp -s $$tmp/onnx.pb.go onnx/onnxpb/onnx.pb.go; then \
+	  echo "onnx/onnxpb/onnx.pb.go is stale: run 'make proto' and commit"; exit 1; fi; \
+	echo "proto-check: onnx/onnxpb is current (protoc $$(protoc --version | cut -d' ' -f2), protoc-gen-go $(PROTOBUF_VERSION))"
+
+lint: proto-check
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin runs

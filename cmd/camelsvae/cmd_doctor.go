@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/spf13/cobra"
+)
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the camelsvae, Go and pinned ONNX Runtime versions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := "(devel)"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				v = bi.Main.Version
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						v += " " + s.Value[:12]
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "camelsvae %s\ngo %s %s/%s\nonnxruntime pinned %s\n",
+				v, runtime.Version(), runtime.GOOS, runtime.GOARCH, onnx.ORTVersion)
+			return nil
+		},
+	}
+}
+
+func newDoctorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the ONNX Runtime library and which execution providers work here",
+		Long: "doctor loads ONNX Runtime the way every command does, prints its version and path, and\n" +
+			"tries a session on each execution provider (cpu, cuda, webgpu). It fails when the library\n" +
+			"is missing or the configured provider (runtime.provider, --provider) cannot run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			lib, _ := cmd.Flags().GetString("ort-lib")
+			path, err := onnx.Setup(lib, cfg.Runtime)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			threads := "one per core"
+			if cfg.Runtime.IntraOpThreads > 0 {
+				threads = fmt.Sprint(cfg.Runtime.IntraOpThreads)
+			}
+			fmt.Fprintf(out, "ONNX Runtime %s\nlibrary      %s\ngo           %s, %d CPUs\nthreads      %s (intra-op), spinning %v\n",
+				onnx.Version(), path, runtime.Version(), runtime.NumCPU(), threads, cfg.Runtime.Spinning)
+			fmt.Fprintln(out, "providers:")
+			avail := onnx.Providers(cfg.Runtime)
+			for _, p := range []string{"cpu", "cuda", "webgpu"} {
+				if avail[p] == nil {
+					fmt.Fprintf(out, "  %-7s available\n", p)
+				} else {
+					fmt.Fprintf(out, "  %-7s unavailable: %v\n", p, avail[p])
+				}
+			}
+			if err := avail[cfg.Runtime.Provider]; err != nil {
+				if cfg.Runtime.Fallback == "cpu" {
+					fmt.Fprintf(out, "configured provider %s is unavailable; runs will fall back to cpu\n", cfg.Runtime.Provider)
+					return nil
+				}
+				return fmt.Errorf("configured provider %s: %w", cfg.Runtime.Provider, err)
+			}
+			fmt.Fprintf(out, "configured provider %s: ok\n", cfg.Runtime.Provider)
+			return nil
+		},
+	}
+}
