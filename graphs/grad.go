@@ -1,0 +1,370 @@
+package graphs
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Grad appends to g the reverse-mode gradient of the one-element value y with respect to
+// each of wrt (graph inputs or node outputs) and returns the gradients in that order.
+//
+// Only values that depend on some wrt receive gradients; constants never do. A value with
+// several consumers gets the Sum of their contributions. A wrt that y does not depend on gets
+// a zero tensor. Gradients need static shapes.
+func (g *Graph) Grad(y *Value, wrt []*Value) ([]*Value, error) {
+	if g.err != nil {
+		return nil, g.err
+	}
+	if y.Size() != 1 || y.dtype != Float {
+		return nil, fmt.Errorf("graphs: Grad needs a one-element float value, got %v %v", y.dtype, y.shape)
+	}
+	need := map[*Value]bool{}
+	for _, v := range wrt {
+		if v.Size() < 0 {
+			return nil, fmt.Errorf("graphs: Grad needs static shapes, %s is %v", v.name, v.shape)
+		}
+		need[v] = true
+	}
+	forward := len(g.nodes)
+	for _, n := range g.nodes[:forward] {
+		for _, in := range n.In {
+			if in != nil && need[in] {
+				for _, o := range n.Out {
+					if o.dtype == Float {
+						need[o] = true
+					}
+				}
+				break
+			}
+		}
+	}
+	grads := map[*Value][]*Value{}
+	total := func(v *Value) *Value {
+		gs := grads[v]
+		if len(gs) == 0 {
+			return nil
+		}
+		s := g.Sum(gs...)
+		grads[v] = []*Value{s}
+		return s
+	}
+	oldScope := g.scope
+	defer func() { g.scope = oldScope }()
+	g.scope = "grad"
+	grads[y] = []*Value{g.Const(y.shape, []float32{1})}
+	for i := forward - 1; i >= 0; i-- {
+		n := g.nodes[i]
+		if len(n.Out) != 1 {
+			continue
+		}
+		dy := total(n.Out[0])
+		if dy == nil {
+			continue
+		}
+		want := make([]bool, len(n.In))
+		any := false
+		for j, in := range n.In {
+			want[j] = in != nil && need[in] && !in.init && in.dtype == Float
+			any = any || want[j]
+		}
+		if !any {
+			continue
+		}
+		g.scope = "grad." + n.Name
+		dins, err := g.vjp(n, dy, want)
+		if err != nil {
+			return nil, err
+		}
+		if g.err != nil {
+			return nil, fmt.Errorf("gradient of %s: %w", n.Name, g.err)
+		}
+		for j, d := range dins {
+			if want[j] && d != nil {
+				if !slices.Equal(d.shape, n.In[j].shape) {
+					return nil, fmt.Errorf("graphs: gradient rule of %s gave %v for input %d of shape %v", n.Name, d.shape, j, n.In[j].shape)
+				}
+				grads[n.In[j]] = append(grads[n.In[j]], d)
+			}
+		}
+	}
+	g.scope = "grad"
+	out := make([]*Value, len(wrt))
+	for i, v := range wrt {
+		if d := total(v); d != nil {
+			out[i] = d
+		} else {
+			out[i] = g.Expand(g.Scalar(0), v.shape...)
+		}
+	}
+	return out, g.err
+}
+
+// unbroadcast sums d down to shape s, undoing numpy broadcasting.
+func (g *Graph) unbroadcast(d *Value, s []int64) *Value {
+	if slices.Equal(d.shape, s) {
+		return d
+	}
+	lead := d.Rank() - len(s)
+	var axes []int64
+	for i := range d.Rank() {
+		if i < lead || (s[i-lead] == 1 && d.shape[i] != 1) {
+			axes = append(axes, int64(i))
+		}
+	}
+	r := d
+	if len(axes) > 0 {
+		r = g.ReduceSum(d, axes, true)
+	}
+	if !slices.Equal(r.shape, s) {
+		r = g.Reshape(r, s...)
+	}
+	return r
+}
+
+// vjp emits the vector-Jacobian product of node n for the inputs marked in want.
+func (g *Graph) vjp(n *Node, dy *Value, want []bool) ([]*Value, error) {
+	in := n.In
+	y := n.Out[0]
+	out := make([]*Value, len(in))
+	zero := func() *Value { return g.Scalar(0) }
+	switch n.Op {
+	case "Identity":
+		out[0] = dy
+	case "Neg":
+		out[0] = g.Neg(dy)
+	case "Exp":
+		out[0] = g.Mul(dy, y)
+	case "Log":
+		out[0] = g.Div(dy, in[0])
+	case "Sqrt":
+		out[0] = g.Div(g.Mul(dy, g.Scalar(0.5)), y)
+	case "LeakyRelu":
+		alpha := n.attrFloat("alpha", 0.01)
+		out[0] = g.Where(g.Greater(in[0], zero()), dy, g.Mul(dy, g.Scalar(alpha)))
+	case "Add":
+		out[0], out[1] = g.unbroadcastIf(want[0], dy, in[0]), g.unbroadcastIf(want[1], dy, in[1])
+	case "Sub":
+		out[0] = g.unbroadcastIf(want[0], dy, in[0])
+		if want[1] {
+			out[1] = g.unbroadcast(g.Neg(dy), in[1].shape)
+		}
+	case "Mul":
+		if want[0] {
+			out[0] = g.unbroadcast(g.Mul(dy, in[1]), in[0].shape)
+		}
+		if want[1] {
+			out[1] = g.unbroadcast(g.Mul(dy, in[0]), in[1].shape)
+		}
+	case "Div":
+		if want[0] {
+			out[0] = g.unbroadcast(g.Div(dy, in[1]), in[0].shape)
+		}
+		if want[1] {
+			out[1] = g.unbroadcast(g.Neg(g.Div(g.Mul(dy, y), in[1])), in[1].shape)
+		}
+	case "Max":
+		mask := g.GreaterOrEqual(in[0], in[1])
+		if want[0] {
+			out[0] = g.unbroadcast(g.Where(mask, dy, zero()), in[0].shape)
+		}
+		if want[1] {
+			out[1] = g.unbroadcast(g.Where(mask, zero(), dy), in[1].shape)
+		}
+	case "Where":
+		if want[1] {
+			out[1] = g.unbroadcast(g.Where(in[0], dy, zero()), in[1].shape)
+		}
+		if want[2] {
+			out[2] = g.unbroadcast(g.Where(in[0], zero(), dy), in[2].shape)
+		}
+	case "Sum":
+		for j := range in {
+			out[j] = dy
+		}
+	case "Expand":
+		out[0] = g.unbroadcast(dy, in[0].shape)
+	case "Reshape", "Flatten":
+		out[0] = g.Reshape(dy, in[0].shape...)
+	case "Transpose":
+		perm := n.attrInts("perm")
+		inv := make([]int64, len(perm))
+		for i, p := range perm {
+			inv[p] = int64(i)
+		}
+		out[0] = g.Transpose(dy, inv...)
+	case "Concat":
+		axis := n.attrInt("axis", 0)
+		off := int64(0)
+		for j, v := range in {
+			if want[j] {
+				out[j] = g.Slice(dy, []int64{off}, []int64{off + v.shape[axis]}, []int64{axis})
+			}
+			off += v.shape[axis]
+		}
+	case "Slice":
+		starts, ends, axes := in[1].i64, in[2].i64, in[3].i64
+		r := in[0].Rank()
+		pads := make([]int64, 2*r)
+		for i, a := range axes {
+			pads[a] = starts[i]
+			pads[int64(r)+a] = in[0].shape[a] - ends[i]
+		}
+		out[0] = g.Pad(dy, pads)
+	case "ReduceSum", "ReduceMean":
+		axes := in[1].i64
+		if len(axes) == 0 {
+			axes = allAxes(in[0].Rank())
+		}
+		keep := make([]int64, in[0].Rank())
+		count := int64(1)
+		for i, d := range in[0].shape {
+			keep[i] = d
+			if slices.Contains(axes, int64(i)) {
+				keep[i] = 1
+				count *= d
+			}
+		}
+		d := dy
+		if !slices.Equal(d.shape, keep) {
+			d = g.Reshape(d, keep...)
+		}
+		if n.Op == "ReduceMean" {
+			d = g.Mul(d, g.Scalar(1/float32(count)))
+		}
+		out[0] = g.Expand(d, in[0].shape...)
+	case "Gemm":
+		if n.attrFloat("alpha", 1) != 1 || n.attrFloat("beta", 1) != 1 {
+			return nil, fmt.Errorf("graphs: no gradient rule for Gemm with alpha/beta != 1 (%s)", n.Name)
+		}
+		ta, tb := n.attrInt("transA", 0) == 1, n.attrInt("transB", 0) == 1
+		a, b := in[0], in[1]
+		if want[0] {
+			if !ta {
+				out[0] = g.Gemm(dy, b, nil, false, !tb)
+			} else {
+				out[0] = g.Gemm(b, dy, nil, tb, true)
+			}
+		}
+		if want[1] {
+			if !tb {
+				out[1] = g.Gemm(a, dy, nil, !ta, false)
+			} else {
+				out[1] = g.Gemm(dy, a, nil, true, ta)
+			}
+		}
+		if len(in) > 2 && want[2] {
+			out[2] = g.unbroadcast(dy, in[2].shape)
+		}
+	case "MatMul":
+		if want[0] {
+			out[0] = g.Gemm(dy, in[1], nil, false, true)
+		}
+		if want[1] {
+			out[1] = g.Gemm(in[0], dy, nil, true, false)
+		}
+	case "Conv":
+		return g.convVJP(n, dy, want)
+	case "ConvTranspose":
+		return g.convTransposeVJP(n, dy, want)
+	default:
+		return nil, fmt.Errorf("graphs: no gradient rule for %s (%s)", n.Op, n.Name)
+	}
+	return out, nil
+}
+
+func (g *Graph) unbroadcastIf(want bool, d, x *Value) *Value {
+	if !want {
+		return nil
+	}
+	return g.unbroadcast(d, x.shape)
+}
+
+// convVJP: input gradient by ConvTranspose with the same weights, weight gradient by a Conv
+// of the batch-transposed input with the batch-transposed output gradient as kernel
+// (stride and dilation swap roles), bias gradient by ReduceSum.
+func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
+	x, w := n.In[0], n.In[1]
+	o := n.convOpts()
+	out := make([]*Value, len(n.In))
+	if want[0] {
+		t := o
+		for i := range 2 {
+			full := o.Strides[i]*(dy.shape[2+i]-1) + o.Dilations[i]*(w.shape[2+i]-1) + 1 - o.Pads[i] - o.Pads[2+i]
+			t.OutPad[i] = x.shape[2+i] - full
+		}
+		out[0] = g.ConvTranspose(dy, w, nil, t)
+	}
+	if want[1] {
+		if o.Group != 1 {
+			return nil, fmt.Errorf("graphs: no weight gradient for grouped Conv (%s)", n.Name)
+		}
+		out[1] = g.weightGrad(x, dy, w.shape, o)
+	}
+	if len(n.In) > 2 && want[2] {
+		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
+	}
+	return out, nil
+}
+
+// weightGrad computes the kernel gradient shared by Conv and ConvTranspose:
+//
+//	K[c,m,a,b] = sum_{n,i,j} src[n,c,s*i+d*a-p, s*j+d*b-p] * kern[n,m,i,j]
+//
+// as Conv(src^T, kern^T) with stride d and dilation s, cut to the kernel size and
+// transposed to the weight layout. For Conv, src = x and kern = dy (result [M,C,k,k]); for
+// ConvTranspose, src = dy and kern = x (result [C,M,k,k] after the swap).
+func (g *Graph) weightGrad(src, kern *Value, wshape []int64, o ConvOpts) *Value {
+	k := wshape[2:]
+	st := g.Transpose(src, 1, 0, 2, 3)
+	kt := g.Transpose(kern, 1, 0, 2, 3)
+	c := ConvOpts{Strides: o.Dilations, Dilations: o.Strides, Group: 1}
+	need := [2]bool{}
+	for i := range 2 {
+		c.Pads[i] = o.Pads[i]
+		c.Pads[2+i] = o.Pads[2+i]
+		if o.Dilations[i] == 1 {
+			// choose the end padding that yields exactly k outputs when it can
+			e := k[i] - src.shape[2+i] - o.Pads[i] + o.Strides[i]*(kern.shape[2+i]-1)
+			if e >= 0 {
+				c.Pads[2+i] = e
+			} else {
+				c.Pads[2+i] = 0
+				need[i] = true
+			}
+		} else {
+			need[i] = true
+		}
+	}
+	r := g.Conv(st, kt, nil, c)
+	if g.err != nil {
+		return r
+	}
+	if (need[0] && r.shape[2] != k[0]) || (need[1] && r.shape[3] != k[1]) {
+		r = g.Slice(r, []int64{0, 0}, []int64{k[0], k[1]}, []int64{2, 3})
+	}
+	return g.Transpose(r, 1, 0, 2, 3)
+}
+
+// convTransposeVJP: input gradient by Conv with the same weights, weight gradient by the
+// shared dilated-Conv rule with the roles of input and output gradient swapped.
+func (g *Graph) convTransposeVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
+	x, w := n.In[0], n.In[1]
+	o := n.convOpts()
+	out := make([]*Value, len(n.In))
+	if want[0] {
+		c := o
+		c.OutPad = [2]int64{}
+		out[0] = g.Conv(dy, w, nil, c)
+	}
+	if want[1] {
+		if o.Group != 1 {
+			return nil, fmt.Errorf("graphs: no weight gradient for grouped ConvTranspose (%s)", n.Name)
+		}
+		// ConvTranspose: y[n,m,s*i+d*a-p] += x[n,c,i] w[c,m,a]  =>  dW[c,m,a] = sum dy_pad[n,m,s*i+d*a] x[n,c,i]
+		out[1] = g.weightGrad(dy, x, w.shape, o)
+	}
+	if len(n.In) > 2 && want[2] {
+		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
+	}
+	return out, nil
+}
