@@ -82,3 +82,6 @@ func relErr(got, want []float32, floor float64) float64 {
 	}
 	return math.Sqrt(d) / math.Max(math.Sqrt(n), floor)
 }
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }
+func abs(x float64) float64  { return math.Abs(x) }

@@ -1,0 +1,281 @@
+package graphs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Names of the artifacts' non-parameter inputs and outputs. Scalars cross the graph
+// boundary with shape [1].
+const (
+	InX        = "x"         // [B,3,S,S] normalised maps
+	InEps      = "eps"       // [B,L] standard normal noise of the reparameterisation
+	InKLWeight = "kl_weight" // [1] the warmed-up beta
+	InZ        = "z"         // decoder input [N,L]
+	InStep     = "step"      // [1] Adam step, 1-based, as float
+	InLR       = "lr"        // [1] learning rate
+	OutLoss    = "loss"      // [1] total loss
+	OutMSE     = "mse"       // [1]
+	OutSSIM    = "ssim"      // [1] mean SSIM (not 1-SSIM)
+	OutKL      = "kl"        // [1] free-bits KL
+	OutRecon   = "recon"     // [B,3,S,S]
+	OutMu      = "mu"        // [B,L]
+	OutLogvar  = "logvar"    // [B,L]
+)
+
+// Prefixes of per-parameter names: train_step outputs GradPrefix+name; the optimizer takes
+// name, GradPrefix+name, MPrefix+name, VPrefix+name and returns NewPrefix+name,
+// NewMPrefix+name, NewVPrefix+name.
+const (
+	GradPrefix = "grad."
+	MPrefix    = "m."
+	VPrefix    = "v."
+	NewPrefix  = "new."
+	NewMPrefix = "new_m."
+	NewVPrefix = "new_v."
+)
+
+// SkipName is the name of skip tensor i (1..4), an encoder output and decoder input when the
+// model has skips.
+func SkipName(i int) string { return fmt.Sprintf("h%d", i) }
+
+// Artifact is one serialised model with its input and output names in order.
+type Artifact struct {
+	Name    string // file name, e.g. train_step.onnx
+	Model   []byte
+	Inputs  []string
+	Outputs []string
+}
+
+func finish(name string, g *Graph) (Artifact, error) {
+	b, err := g.Model()
+	if err != nil {
+		return Artifact{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return Artifact{Name: name, Model: b, Inputs: g.InputNames(), Outputs: g.OutputNames()}, nil
+}
+
+// TrainStep builds train_step.onnx for a static batch size: inputs are every parameter (by
+// name, in Params order), x [batch,3,S,S], eps [batch,L] and kl_weight [1]; outputs loss,
+// mse, ssim, kl ([1] each) and grad.<name> for every parameter, in Params order. The batch is
+// static because fixed shapes let ORT plan memory and pick kernels once; a trainer with a
+// short last batch builds a second TrainStep for that size (or drops it).
+func (v *VAE) TrainStep(batch int) (Artifact, error) {
+	if batch <= 0 {
+		panic(fmt.Sprintf("graphs: TrainStep batch must be > 0, got %d", batch))
+	}
+	g := NewGraph("train_step")
+	p := v.inputParams(g)
+	b := int64(batch)
+	x := g.Input(InX, b, Channels, v.size, v.size)
+	eps := g.Input(InEps, b, v.latent)
+	klw := g.Input(InKLWeight, 1)
+	mu, logvar, h := v.encode(g, p, x)
+	old := g.Scope("reparam")
+	z := g.Add(mu, g.Mul(g.Exp(g.Mul(logvar, g.Scalar(0.5))), eps))
+	g.Scope(old)
+	recon := v.decode(g, p, z, h)
+	l := v.losses(g, x, recon, mu, logvar, klw)
+	wrt := make([]*Value, len(v.specs))
+	for i, s := range v.specs {
+		wrt[i] = p[s.Name]
+	}
+	grads, err := g.Grad(l.Total, wrt)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("train_step: %w", err)
+	}
+	v.lossOutputs(g, l)
+	for i, s := range v.specs {
+		g.Output(GradPrefix+s.Name, grads[i])
+	}
+	return finish("train_step.onnx", g)
+}
+
+func (v *VAE) lossOutputs(g *Graph, l Losses) {
+	g.Output(OutLoss, l.Total)
+	g.Output(OutMSE, l.MSE)
+	g.Output(OutSSIM, l.SSIM)
+	g.Output(OutKL, l.KL)
+}
+
+// EvalStep builds eval_step.onnx: parameters, x and kl_weight in; loss, mse, ssim, kl,
+// recon, mu and logvar out, with the deterministic z = mu. batch 0 gives a dynamic batch
+// dimension "N" (any batch size, losses averaged over it).
+func (v *VAE) EvalStep(batch int) (Artifact, error) {
+	b := int64(batch)
+	if batch <= 0 {
+		b = -1
+	}
+	g := NewGraph("eval_step")
+	p := v.inputParams(g)
+	x := g.Input(InX, b, Channels, v.size, v.size)
+	klw := g.Input(InKLWeight, 1)
+	mu, logvar, h := v.encode(g, p, x)
+	recon := v.decode(g, p, mu, h)
+	l := v.losses(g, x, recon, mu, logvar, klw)
+	v.lossOutputs(g, l)
+	g.Output(OutRecon, recon)
+	g.Output(OutMu, mu)
+	g.Output(OutLogvar, logvar)
+	return finish("eval_step.onnx", g)
+}
+
+// Optimizer builds optimizer.onnx, one Adam step as torch.optim.Adam takes it:
+//
+//	m' = b1 m + (1-b1) g;  v' = b2 v + (1-b2) g²
+//	p' = p - lr/(1-b1^t) · m' / (sqrt(v')/sqrt(1-b2^t) + eps)
+//
+// Inputs: every parameter <name>, then grad.<name>, m.<name>, v.<name> (each group in
+// Params order), step [1] (t, 1-based) and lr [1]. Outputs: new.<name>, new_m.<name>,
+// new_v.<name>, grouped the same way. Betas and eps come from train.beta1/beta2/eps.
+func (v *VAE) Optimizer() (Artifact, error) {
+	g := NewGraph("optimizer")
+	n := len(v.specs)
+	ps, gs, ms, vs := make([]*Value, n), make([]*Value, n), make([]*Value, n), make([]*Value, n)
+	for i, s := range v.specs {
+		ps[i] = g.Input(s.Name, s.Shape...)
+	}
+	for i, s := range v.specs {
+		gs[i] = g.Input(GradPrefix+s.Name, s.Shape...)
+	}
+	for i, s := range v.specs {
+		ms[i] = g.Input(MPrefix+s.Name, s.Shape...)
+	}
+	for i, s := range v.specs {
+		vs[i] = g.Input(VPrefix+s.Name, s.Shape...)
+	}
+	step := g.Input(InStep, 1)
+	lr := g.Input(InLR, 1)
+	b1, b2 := float32(v.train.Beta1), float32(v.train.Beta2)
+	g.Scope("adam")
+	one := g.Scalar(1)
+	bc1 := g.Sub(one, g.Pow(g.Scalar(b1), step))
+	bc2 := g.Sqrt(g.Sub(one, g.Pow(g.Scalar(b2), step)))
+	stepSize := g.Div(lr, bc1)
+	eps := g.Scalar(float32(v.train.Eps))
+	np, nm, nv := make([]*Value, n), make([]*Value, n), make([]*Value, n)
+	for i, s := range v.specs {
+		g.Scope("adam." + s.Name)
+		// torch: m.mul_(b1).add_(g, alpha=1-b1); v.mul_(b2).addcmul_(g, g, value=1-b2), with
+		// 1-b computed in float64 as Python does.
+		nm[i] = g.Add(g.Mul(ms[i], g.Scalar(b1)), g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta1))))
+		nv[i] = g.Add(g.Mul(vs[i], g.Scalar(b2)), g.Mul(g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta2))), gs[i]))
+		denom := g.Add(g.Div(g.Sqrt(nv[i]), bc2), eps)
+		np[i] = g.Sub(ps[i], g.Div(g.Mul(nm[i], stepSize), denom))
+	}
+	g.Scope("")
+	for i, s := range v.specs {
+		g.Output(NewPrefix+s.Name, np[i])
+	}
+	for i, s := range v.specs {
+		g.Output(NewMPrefix+s.Name, nm[i])
+	}
+	for i, s := range v.specs {
+		g.Output(NewVPrefix+s.Name, nv[i])
+	}
+	return finish("optimizer.onnx", g)
+}
+
+// Encoder builds encoder.onnx with the weights baked in: x [N,3,S,S] -> mu, logvar [N,L],
+// plus h1..h4 when the model has skips (the decoder needs them). meta is recorded in the
+// model's metadata_props (e.g. the normalisation statistics).
+func (v *VAE) Encoder(params [][]float32, meta map[string]string) (Artifact, error) {
+	g := NewGraph("encoder")
+	p := v.bakedParams(g, params)
+	x := g.Input(InX, -1, Channels, v.size, v.size)
+	mu, logvar, h := v.encode(g, p, x)
+	g.Output(OutMu, mu)
+	g.Output(OutLogvar, logvar)
+	if v.skips {
+		for i, hv := range h {
+			g.Output(SkipName(i+1), hv)
+		}
+	}
+	v.meta(g, meta)
+	return finish("encoder.onnx", g)
+}
+
+// Decoder builds decoder.onnx with the weights baked in: z [N,L] (and h1..h4 [N,C_i,S/2^i,
+// S/2^i] when the model has skips) -> recon [N,3,S,S].
+func (v *VAE) Decoder(params [][]float32, meta map[string]string) (Artifact, error) {
+	g := NewGraph("decoder")
+	p := v.bakedParams(g, params)
+	z := g.Input(InZ, -1, v.latent)
+	var h []*Value
+	if v.skips {
+		for i, s := range v.SkipShapes() {
+			h = append(h, g.Input(SkipName(i+1), append([]int64{-1}, s...)...))
+		}
+	}
+	g.Output(OutRecon, v.decode(g, p, z, h))
+	v.meta(g, meta)
+	return finish("decoder.onnx", g)
+}
+
+func (v *VAE) meta(g *Graph, meta map[string]string) {
+	for k, val := range meta {
+		g.Meta[k] = val
+	}
+	g.Meta["camelsvae.size"] = fmt.Sprint(v.size)
+	g.Meta["camelsvae.latent"] = fmt.Sprint(v.latent)
+	g.Meta["camelsvae.skips"] = fmt.Sprint(v.skips)
+}
+
+// Artifacts builds all five artifacts: train_step (static batch), eval_step (dynamic batch),
+// optimizer, and the encoder and decoder with params baked in and meta recorded.
+func (v *VAE) Artifacts(batch int, params [][]float32, meta map[string]string) ([]Artifact, error) {
+	var out []Artifact
+	for _, f := range []func() (Artifact, error){
+		func() (Artifact, error) { return v.TrainStep(batch) },
+		func() (Artifact, error) { return v.EvalStep(0) },
+		v.Optimizer,
+		func() (Artifact, error) { return v.Encoder(params, meta) },
+		func() (Artifact, error) { return v.Decoder(params, meta) },
+	} {
+		a, err := f()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// WriteArtifacts writes the five artifacts into dir (created if needed), each through a
+// temporary file renamed into place, so no half-written model is left behind.
+func (v *VAE) WriteArtifacts(dir string, batch int, params [][]float32, meta map[string]string) error {
+	arts, err := v.Artifacts(batch, params, meta)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("graphs: %w", err)
+	}
+	for _, a := range arts {
+		if err := writeAtomic(filepath.Join(dir, a.Name), a.Model); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("graphs: writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("graphs: writing %s: %w", path, werr)
+	}
+	return nil
+}
