@@ -3,6 +3,7 @@ package graphs
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
@@ -23,6 +24,8 @@ func newSession(t testing.TB, name string, model []byte, inputs, outputs []strin
 	t.Helper()
 	setupORT(t)
 	rt := configs.Default().Runtime
+	// $CAMELSVAE_PROFILE=prefix writes ORT's per-node profile (JSON) of every session.
+	rt.Profile = os.Getenv("CAMELSVAE_PROFILE")
 	s, err := onnx.NewSession(model, inputs, outputs, rt)
 	if err != nil {
 		p, derr := Dump(name, model)
