@@ -27,8 +27,8 @@ type State struct {
 	Partial Terms `json:"partial"`
 	// PartialImages is the number of images Partial sums over.
 	PartialImages int `json:"partial_images"`
-	// BestLoss is the lowest validation total so far, at BestEpoch; BadEpochs counts the
-	// epochs since then (early stopping at train.patience).
+	// BestLoss is the lowest validation total so far, at BestEpoch (0: none yet); BadEpochs
+	// counts the epochs since then (early stopping at train.patience).
 	BestLoss  float64 `json:"best_loss"`
 	BestEpoch int     `json:"best_epoch"`
 	BadEpochs int     `json:"bad_epochs"`

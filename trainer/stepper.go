@@ -1,0 +1,214 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/onnx"
+)
+
+// stepper owns the sessions and the Go memory they run on. Parameters and Adam moments are
+// double-buffered: the optimizer reads side and writes 1-side, and commit flips side.
+type stepper struct {
+	train, opt, eval *onnx.Session
+	names            []string
+	shapes           [][]int64
+	params, m, v     [2][][]float32
+	paramT, mT, vT   [2][]onnx.Value
+	grads            []onnx.Value
+	lossBuf          [4][]float32
+	lossT            []onnx.Value
+	eps              []float32
+	epsT, klwT       onnx.Value
+	klw, stepBuf, lr []float32
+	stepT, lrT       onnx.Value
+	batch, size      int64
+	side             int
+	owned            []onnx.Value
+}
+
+func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors) (s *stepper, err error) {
+	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: vae.Size(),
+		klw: []float32{0}, stepBuf: []float32{0}, lr: []float32{float32(cfg.Train.LR)}}
+	defer func() {
+		if err != nil {
+			s.destroy()
+		}
+	}()
+	ts, err := vae.TrainStep(cfg.Train.Batch)
+	if err != nil {
+		return nil, err
+	}
+	op, err := vae.Optimizer()
+	if err != nil {
+		return nil, err
+	}
+	ev, err := vae.EvalStep(0)
+	if err != nil {
+		return nil, err
+	}
+	if s.train, err = sessionOf(ts, cfg.Runtime); err != nil {
+		return nil, err
+	}
+	if s.opt, err = sessionOf(op, cfg.Runtime); err != nil {
+		return nil, err
+	}
+	if s.eval, err = sessionOf(ev, cfg.Runtime); err != nil {
+		return nil, err
+	}
+	mk := func(shape []int64, data []float32) (onnx.Value, error) {
+		v, err := onnx.NewTensor(shape, data)
+		if err == nil {
+			s.owned = append(s.owned, v)
+		}
+		return v, err
+	}
+	for side := range 2 {
+		for i, shape := range t.Shapes {
+			n := len(t.Params[i])
+			p, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
+			if side == 0 {
+				copy(p, t.Params[i])
+				copy(m, t.M[i])
+				copy(v, t.V[i])
+			}
+			s.params[side] = append(s.params[side], p)
+			s.m[side] = append(s.m[side], m)
+			s.v[side] = append(s.v[side], v)
+			for _, pair := range []struct {
+				dst  *[]onnx.Value
+				data []float32
+			}{{&s.paramT[side], p}, {&s.mT[side], m}, {&s.vT[side], v}} {
+				tv, err := mk(shape, pair.data)
+				if err != nil {
+					return nil, err
+				}
+				*pair.dst = append(*pair.dst, tv)
+			}
+		}
+	}
+	for i, shape := range t.Shapes {
+		g, err := mk(shape, make([]float32, len(t.Params[i])))
+		if err != nil {
+			return nil, err
+		}
+		s.grads = append(s.grads, g)
+	}
+	for i := range s.lossBuf {
+		s.lossBuf[i] = []float32{0}
+		lt, err := mk([]int64{1}, s.lossBuf[i])
+		if err != nil {
+			return nil, err
+		}
+		s.lossT = append(s.lossT, lt)
+	}
+	s.eps = make([]float32, s.batch*vae.Latent())
+	if s.epsT, err = mk([]int64{s.batch, vae.Latent()}, s.eps); err != nil {
+		return nil, err
+	}
+	if s.klwT, err = mk([]int64{1}, s.klw); err != nil {
+		return nil, err
+	}
+	if s.stepT, err = mk([]int64{1}, s.stepBuf); err != nil {
+		return nil, err
+	}
+	if s.lrT, err = mk([]int64{1}, s.lr); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// step runs train_step on x at the current parameters and, when the loss is finite, the
+// optimizer into the other buffer (commit makes it current).
+func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
+	xt, err := onnx.NewTensor([]int64{s.batch, graphs.Channels, s.size, s.size}, x)
+	if err != nil {
+		return Terms{}, err
+	}
+	defer xt.Destroy()
+	noise(s.eps, cfg.Seed, step)
+	s.klw[0] = float32(klw)
+	in := append(append([]onnx.Value{}, s.paramT[s.side]...), xt, s.epsT, s.klwT)
+	out := append(append([]onnx.Value{}, s.lossT...), s.grads...)
+	if err := s.train.Run(in, out); err != nil {
+		return Terms{}, err
+	}
+	terms := s.terms()
+	if !terms.finite() {
+		return terms, nil
+	}
+	s.stepBuf[0] = float32(step)
+	o := 1 - s.side
+	in = append(append(append(append([]onnx.Value{}, s.paramT[s.side]...), s.grads...), s.mT[s.side]...), s.vT[s.side]...)
+	in = append(in, s.stepT, s.lrT)
+	out = append(append(append([]onnx.Value{}, s.paramT[o]...), s.mT[o]...), s.vT[o]...)
+	if err := s.opt.Run(in, out); err != nil {
+		return Terms{}, err
+	}
+	return terms, nil
+}
+
+// commit makes the optimizer's output the current parameters.
+func (s *stepper) commit() { s.side = 1 - s.side }
+
+func (s *stepper) terms() Terms {
+	// The graph reports mean SSIM; the objective uses 1-SSIM. Terms keep SSIM itself.
+	return Terms{Total: float64(s.lossBuf[0][0]), MSE: float64(s.lossBuf[1][0]),
+		SSIM: float64(s.lossBuf[2][0]), KL: float64(s.lossBuf[3][0])}
+}
+
+// evaluate runs eval_step (z = mu) over the feed's first epoch order and returns the
+// image-weighted mean loss terms.
+func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
+	s.klw[0] = float32(klw)
+	var sums Terms
+	images := 0
+	err := f.Epoch(ctx, 0, 0, func(x []float32, n int) error {
+		xt, err := onnx.NewTensor([]int64{int64(n), graphs.Channels, s.size, s.size}, x)
+		if err != nil {
+			return err
+		}
+		defer xt.Destroy()
+		in := append(append([]onnx.Value{}, s.paramT[s.side]...), xt, s.klwT)
+		out := make([]onnx.Value, len(s.eval.Outputs))
+		copy(out, s.lossT)
+		defer onnx.DestroyAll(out[len(s.lossT):])
+		if err := s.eval.Run(in, out); err != nil {
+			return fmt.Errorf("validation: %w", err)
+		}
+		sums.add(s.terms(), float64(n))
+		images += n
+		return nil
+	})
+	if err != nil {
+		return Terms{}, err
+	}
+	if images == 0 {
+		return Terms{}, fmt.Errorf("validation split is empty")
+	}
+	return sums.scaled(1 / float64(images)), nil
+}
+
+// tensors is the current state for a checkpoint (no copy: the caller writes it out before
+// the next step).
+func (s *stepper) tensors() *Tensors {
+	return &Tensors{Names: s.names, Shapes: s.shapes, Params: s.params[s.side], M: s.m[s.side], V: s.v[s.side]}
+}
+
+func (s *stepper) destroy() {
+	onnx.DestroyAll(s.owned)
+	s.owned = nil
+	for _, ss := range []*onnx.Session{s.train, s.opt, s.eval} {
+		ss.Destroy()
+	}
+}
+
+func jsonUnmarshal(path string, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
