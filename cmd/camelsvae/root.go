@@ -25,10 +25,10 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML run config (see configs/); defaults are the study's settings")
-	root.PersistentFlags().String("ort-lib", "", "path of libonnxruntime.so (else $CAMELSVAE_ORT_LIB, runtime.library, the `make ort` copy, system paths)")
+	root.PersistentFlags().String("ort-lib", "", "path of libonnxruntime.so (else $CAMELSVAE_ORT_LIB, runtime.library, the make-ort copy, system paths)")
 	root.PersistentFlags().String("provider", "", "execution provider: cpu, cuda or webgpu (runtime.provider)")
 	root.PersistentFlags().Int("threads", 0, "ONNX Runtime intra-op threads, 0 = one per core (runtime.intra_op_threads)")
-	root.AddCommand(newVersionCmd(), newDoctorCmd())
+	root.AddCommand(newVersionCmd(), newDoctorCmd(), newTrainCmd(), newEncodeCmd(), newExportCmd())
 	return root
 }
 

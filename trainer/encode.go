@@ -1,0 +1,138 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/preprocess"
+)
+
+// EncodeOptions configure a batch encoding job.
+type EncodeOptions struct {
+	Mem     memory.Allocator
+	Data    *Data
+	Config  configs.Config
+	Encoder string // path of encoder.onnx
+	Set     string
+	Maps    []int
+	Batch   int
+	// Out is .parquet (default) or .arrow (Arrow IPC); NPY also writes mu as Out+".mu.npy".
+	Out string
+	NPY bool
+	Log io.Writer
+}
+
+// EncodeStats reports an encoding job.
+type EncodeStats struct {
+	Maps    int
+	Seconds float64
+}
+
+// Encode runs the exported encoder over maps of a set, fed by the concurrent loader (reading
+// and transforming the next batches while ONNX Runtime encodes this one), and writes the
+// latents table.
+func Encode(ctx context.Context, o EncodeOptions) (EncodeStats, error) {
+	lat, st, err := EncodeMaps(ctx, o)
+	if err != nil {
+		return st, err
+	}
+	if strings.HasSuffix(o.Out, ".arrow") {
+		err = formats.WriteLatentsIPC(o.Out, o.Mem, lat)
+	} else {
+		err = formats.WriteLatentsParquet(o.Out, o.Mem, lat)
+	}
+	if err != nil {
+		return st, err
+	}
+	if o.NPY {
+		err = formats.WriteNPY(o.Out+".mu.npy", lat.Mu, lat.Len(), lat.L)
+	}
+	return st, err
+}
+
+// EncodeMaps is Encode without the file: it returns the latents table.
+func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeStats, error) {
+	var st EncodeStats
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	model, err := os.ReadFile(o.Encoder)
+	if err != nil {
+		return nil, st, fmt.Errorf("encoder: %w (train or export the model first)", err)
+	}
+	outputs := []string{graphs.OutMu, graphs.OutLogvar}
+	sess, err := onnx.NewSession(model, []string{graphs.InX}, outputs, o.Config.Runtime)
+	if err != nil {
+		return nil, st, fmt.Errorf("%s: %w", o.Encoder, err)
+	}
+	defer sess.Destroy()
+	loader, err := preprocess.NewLoader(o.Mem, o.Data.Src, o.Data.Stats,
+		preprocess.Items(o.Set, o.Maps, []preprocess.Variant{preprocess.Identity}),
+		preprocess.LoaderOptions{Batch: max(1, o.Batch), Workers: o.Config.Data.Workers, Prefetch: o.Config.Data.Prefetch})
+	if err != nil {
+		return nil, st, err
+	}
+	L := int(o.Config.Model.Latent)
+	lat := &formats.Latents{L: L}
+	size := int64(o.Config.Data.Size)
+	start, last := time.Now(), time.Now()
+	for b, err := range loader.Epoch(ctx, 0) {
+		if err != nil {
+			return nil, st, err
+		}
+		x, err := onnx.NewTensor([]int64{int64(b.N), graphs.Channels, size, size}, b.X)
+		if err != nil {
+			b.Release()
+			return nil, st, err
+		}
+		out := make([]onnx.Value, 2)
+		err = sess.Run([]onnx.Value{x}, out)
+		x.Destroy()
+		if err != nil {
+			b.Release()
+			return nil, st, fmt.Errorf("encoding batch %d: %w", b.Index, err)
+		}
+		mu, _, err1 := onnx.Float32s(out[0])
+		lv, _, err2 := onnx.Float32s(out[1])
+		if err1 != nil || err2 != nil {
+			onnx.DestroyAll(out)
+			b.Release()
+			return nil, st, fmt.Errorf("encoder outputs: %v %v", err1, err2)
+		}
+		lat.Mu = append(lat.Mu, mu...)
+		lat.Logvar = append(lat.Logvar, lv...)
+		onnx.DestroyAll(out)
+		for _, it := range b.Items {
+			p, err := o.Data.Src.Params(it.Set, int(it.Map))
+			if err != nil {
+				b.Release()
+				return nil, st, err
+			}
+			var pf [6]float32
+			for j := range p {
+				pf[j] = float32(p[j])
+			}
+			lat.Set = append(lat.Set, it.Set)
+			lat.Sim = append(lat.Sim, it.Sim)
+			lat.Map = append(lat.Map, it.Map)
+			lat.Params = append(lat.Params, pf)
+		}
+		st.Maps += b.N
+		b.Release()
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(o.Log, "  encoded %d/%d maps (%.1f maps/s)\n", st.Maps, len(o.Maps), float64(st.Maps)/time.Since(start).Seconds())
+		}
+	}
+	st.Seconds = time.Since(start).Seconds()
+	return lat, st, nil
+}
