@@ -1,0 +1,649 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Latent analysis works on any n x d matrix of codes (VAE mu, PCA coefficients), as rows of
+// float64; Float64Rows converts float32 codes.
+
+// Float64Rows widens float32 rows.
+func Float64Rows(x [][]float32) [][]float64 {
+	out := make([][]float64, len(x))
+	for i, r := range x {
+		out[i] = make([]float64, len(r))
+		for j, v := range r {
+			out[i][j] = float64(v)
+		}
+	}
+	return out
+}
+
+func dims(x [][]float64) (n, d int) {
+	if len(x) == 0 {
+		panic("eval: empty matrix")
+	}
+	d = len(x[0])
+	for i, r := range x {
+		if len(r) != d {
+			panic(fmt.Sprintf("eval: row %d has %d values, row 0 has %d", i, len(r), d))
+		}
+	}
+	return len(x), d
+}
+
+// Standardizer holds per-column mean and standard deviation (divisor n, as scikit-learn's
+// StandardScaler); a constant column gets scale 1.
+type Standardizer struct {
+	Mean, Scale []float64
+}
+
+// FitStandardizer computes the column statistics of x (fit on training rows only).
+func FitStandardizer(x [][]float64) Standardizer {
+	n, d := dims(x)
+	s := Standardizer{Mean: make([]float64, d), Scale: make([]float64, d)}
+	for _, r := range x {
+		for j, v := range r {
+			s.Mean[j] += v
+		}
+	}
+	for j := range s.Mean {
+		s.Mean[j] /= float64(n)
+	}
+	for _, r := range x {
+		for j, v := range r {
+			s.Scale[j] += (v - s.Mean[j]) * (v - s.Mean[j])
+		}
+	}
+	for j := range s.Scale {
+		s.Scale[j] = math.Sqrt(s.Scale[j] / float64(n))
+		if s.Scale[j] == 0 {
+			s.Scale[j] = 1
+		}
+	}
+	return s
+}
+
+// Apply returns (x - Mean) / Scale as new rows.
+func (s Standardizer) Apply(x [][]float64) [][]float64 {
+	out := make([][]float64, len(x))
+	for i, r := range x {
+		if len(r) != len(s.Mean) {
+			panic(fmt.Sprintf("eval: row %d has %d values, standardizer %d", i, len(r), len(s.Mean)))
+		}
+		out[i] = make([]float64, len(r))
+		for j, v := range r {
+			out[i][j] = (v - s.Mean[j]) / s.Scale[j]
+		}
+	}
+	return out
+}
+
+// SplitBySimulation puts whole simulations in the test set: the distinct ids of sim are
+// shuffled with seed and the first round(testFrac * count) go to test (at least one, and at
+// least one left for training). It returns row indices, ascending.
+func SplitBySimulation(sim []int, testFrac float64, seed uint64) (train, test []int) {
+	if testFrac <= 0 || testFrac >= 1 {
+		panic(fmt.Sprintf("eval: test fraction %v outside (0, 1)", testFrac))
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(sim)))
+	if len(ids) < 2 {
+		panic("eval: SplitBySimulation needs at least 2 simulations")
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5ee0))
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	nt := min(max(1, int(math.Round(testFrac*float64(len(ids))))), len(ids)-1)
+	inTest := make(map[int]bool, nt)
+	for _, id := range ids[:nt] {
+		inTest[id] = true
+	}
+	for i, s := range sim {
+		if inTest[s] {
+			test = append(test, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	return train, test
+}
+
+func pick[T any](x []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for i, j := range idx {
+		out[i] = x[j]
+	}
+	return out
+}
+
+func sqDist(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s float64
+	for i, v := range a {
+		d := v - b[i]
+		s += d * d
+	}
+	return s
+}
+
+// KMeansResult is a clustering: a label per row, the centres and the inertia (sum of squared
+// distances to the assigned centre).
+type KMeansResult struct {
+	Labels  []int       `json:"-"`
+	Centres [][]float64 `json:"-"`
+	Inertia float64     `json:"inertia"`
+	Sizes   []int       `json:"sizes"`
+}
+
+// KMeans clusters the rows of x into k groups: k-means++ seeding (Arthur and Vassilvitskii
+// 2007) from seed, then Lloyd iterations until no label changes or maxIter; the best of nInit
+// runs by inertia is returned. An empty cluster takes the point farthest from its centre.
+func KMeans(x [][]float64, k int, seed uint64, nInit, maxIter int) KMeansResult {
+	n, d := dims(x)
+	if k < 1 || k > n {
+		panic(fmt.Sprintf("eval: %d clusters for %d rows", k, n))
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xc1a5))
+	best := KMeansResult{Inertia: math.Inf(1)}
+	for range max(1, nInit) {
+		// k-means++ seeding.
+		centres := make([][]float64, 0, k)
+		centres = append(centres, slices.Clone(x[rng.IntN(n)]))
+		dist := make([]float64, n)
+		for i := range x {
+			dist[i] = sqDist(x[i], centres[0])
+		}
+		for len(centres) < k {
+			var tot float64
+			for _, v := range dist {
+				tot += v
+			}
+			r := rng.Float64() * tot
+			pickI := n - 1
+			for i, v := range dist {
+				if r < v {
+					pickI = i
+					break
+				}
+				r -= v
+			}
+			c := slices.Clone(x[pickI])
+			centres = append(centres, c)
+			for i := range x {
+				dist[i] = math.Min(dist[i], sqDist(x[i], c))
+			}
+		}
+		labels := make([]int, n)
+		for i := range labels {
+			labels[i] = -1
+		}
+		var inertia float64
+		for iter := 0; iter < max(1, maxIter); iter++ {
+			changed := false
+			inertia = 0
+			for i, r := range x {
+				bl, bd := 0, math.Inf(1)
+				for c, cen := range centres {
+					if dd := sqDist(r, cen); dd < bd {
+						bl, bd = c, dd
+					}
+				}
+				if labels[i] != bl {
+					labels[i], changed = bl, true
+				}
+				dist[i] = bd
+				inertia += bd
+			}
+			if !changed {
+				break
+			}
+			counts := make([]int, k)
+			for c := range centres {
+				clear(centres[c])
+			}
+			for i, r := range x {
+				counts[labels[i]]++
+				for j, v := range r {
+					centres[labels[i]][j] += v
+				}
+			}
+			for c := range centres {
+				if counts[c] == 0 {
+					far := 0
+					for i := range dist {
+						if dist[i] > dist[far] {
+							far = i
+						}
+					}
+					copy(centres[c], x[far])
+					dist[far] = 0
+					continue
+				}
+				for j := range d {
+					centres[c][j] /= float64(counts[c])
+				}
+			}
+		}
+		if inertia < best.Inertia {
+			best = KMeansResult{Labels: labels, Centres: centres, Inertia: inertia}
+		}
+	}
+	best.Sizes = make([]int, k)
+	for _, l := range best.Labels {
+		best.Sizes[l]++
+	}
+	return best
+}
+
+// Silhouette is the mean silhouette coefficient of a clustering (scikit-learn's
+// silhouette_score, Euclidean): for each row, (b - a)/max(a, b) with a the mean distance to
+// the other members of its cluster and b the smallest mean distance to another cluster; 0
+// for a row alone in its cluster. It costs O(n^2 d) and runs over all cores.
+func Silhouette(x [][]float64, labels []int) float64 {
+	n, _ := dims(x)
+	if len(labels) != n {
+		panic("eval: Silhouette: one label per row")
+	}
+	k := slices.Max(labels) + 1
+	counts := make([]int, k)
+	for _, l := range labels {
+		counts[l]++
+	}
+	s := make([]float64, n)
+	parallelFor(n, 0, func() func(int) {
+		sums := make([]float64, k)
+		return func(i int) {
+			clear(sums)
+			for j, r := range x {
+				if j != i {
+					sums[labels[j]] += math.Sqrt(sqDist(x[i], r))
+				}
+			}
+			own := labels[i]
+			if counts[own] < 2 {
+				s[i] = 0
+				return
+			}
+			a := sums[own] / float64(counts[own]-1)
+			b := math.Inf(1)
+			for c := range k {
+				if c != own && counts[c] > 0 {
+					b = math.Min(b, sums[c]/float64(counts[c]))
+				}
+			}
+			if math.IsInf(b, 1) {
+				s[i] = 0
+				return
+			}
+			s[i] = (b - a) / math.Max(a, b)
+		}
+	})
+	var tot float64
+	for _, v := range s {
+		tot += v
+	}
+	return tot / float64(n)
+}
+
+// Ridge is a linear model y = X Coef + Intercept.
+type Ridge struct {
+	Coef      []float64
+	Intercept float64
+}
+
+// FitRidge minimises ||y - X w - b||^2 + alpha ||w||^2 (scikit-learn's Ridge: the intercept is
+// not penalised) by solving (Xc^T Xc + alpha I) w = Xc^T yc on centred data.
+func FitRidge(x [][]float64, y []float64, alpha float64) (Ridge, error) {
+	n, d := dims(x)
+	if len(y) != n {
+		panic("eval: FitRidge: one target per row")
+	}
+	xm := make([]float64, d)
+	var ym float64
+	for i, r := range x {
+		for j, v := range r {
+			xm[j] += v
+		}
+		ym += y[i]
+	}
+	for j := range xm {
+		xm[j] /= float64(n)
+	}
+	ym /= float64(n)
+	xc := mat.NewDense(n, d, nil)
+	yc := mat.NewVecDense(n, nil)
+	for i, r := range x {
+		for j, v := range r {
+			xc.Set(i, j, v-xm[j])
+		}
+		yc.SetVec(i, y[i]-ym)
+	}
+	a := mat.NewSymDense(d, nil)
+	a.SymRankK(a, 1, xc.T())
+	for j := range d {
+		a.SetSym(j, j, a.At(j, j)+alpha)
+	}
+	var rhs mat.VecDense
+	rhs.MulVec(xc.T(), yc)
+	var ch mat.Cholesky
+	var w mat.VecDense
+	if ch.Factorize(a) {
+		if err := ch.SolveVecTo(&w, &rhs); err != nil {
+			return Ridge{}, fmt.Errorf("eval: ridge solve: %w", err)
+		}
+	} else if err := w.SolveVec(a, &rhs); err != nil { // alpha = 0 and singular: least squares
+		return Ridge{}, fmt.Errorf("eval: ridge solve: %w", err)
+	}
+	r := Ridge{Coef: make([]float64, d), Intercept: ym}
+	for j := range d {
+		r.Coef[j] = w.AtVec(j)
+		r.Intercept -= r.Coef[j] * xm[j]
+	}
+	return r, nil
+}
+
+// Predict returns X Coef + Intercept.
+func (r Ridge) Predict(x [][]float64) []float64 {
+	out := make([]float64, len(x))
+	for i, row := range x {
+		v := r.Intercept
+		for j, c := range r.Coef {
+			v += c * row[j]
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// R2 is the coefficient of determination 1 - SS_res/SS_tot (scikit-learn's r2_score).
+func R2(y, pred []float64) float64 {
+	if len(y) != len(pred) || len(y) == 0 {
+		panic("eval: R2: length mismatch or empty")
+	}
+	var m float64
+	for _, v := range y {
+		m += v
+	}
+	m /= float64(len(y))
+	var res, tot float64
+	for i, v := range y {
+		res += (v - pred[i]) * (v - pred[i])
+		tot += (v - m) * (v - m)
+	}
+	if tot == 0 {
+		return math.NaN()
+	}
+	return 1 - res/tot
+}
+
+// Logistic is a multinomial (softmax) logistic regression: class scores W x + B.
+type Logistic struct {
+	W [][]float64 // classes x d
+	B []float64
+}
+
+// FitLogistic minimises the mean cross-entropy plus (l2/2)||W||^2 (biases not penalised) with
+// L-BFGS (gonum optimize). Labels are 0 .. classes-1.
+func FitLogistic(x [][]float64, y []int, classes int, l2 float64) (*Logistic, error) {
+	n, d := dims(x)
+	if len(y) != n || classes < 2 {
+		panic("eval: FitLogistic: one label per row and at least 2 classes")
+	}
+	for _, c := range y {
+		if c < 0 || c >= classes {
+			panic(fmt.Sprintf("eval: FitLogistic: label %d outside [0, %d)", c, classes))
+		}
+	}
+	np := classes * (d + 1) // per class: d weights then the bias
+	p := make([]float64, classes)
+	fg := func(grad, w []float64) float64 {
+		if grad != nil {
+			clear(grad)
+		}
+		var loss float64
+		for i, r := range x {
+			mx := math.Inf(-1)
+			for c := range classes {
+				wc := w[c*(d+1) : (c+1)*(d+1)]
+				s := wc[d]
+				for j, v := range r {
+					s += wc[j] * v
+				}
+				p[c] = s
+				mx = math.Max(mx, s)
+			}
+			var z float64
+			for c := range p {
+				p[c] = math.Exp(p[c] - mx)
+				z += p[c]
+			}
+			loss -= math.Log(p[y[i]] / z)
+			if grad != nil {
+				for c := range classes {
+					g := p[c] / z
+					if c == y[i] {
+						g--
+					}
+					gc := grad[c*(d+1) : (c+1)*(d+1)]
+					for j, v := range r {
+						gc[j] += g * v
+					}
+					gc[d] += g
+				}
+			}
+		}
+		loss /= float64(n)
+		for c := range classes {
+			for j := range d {
+				wv := w[c*(d+1)+j]
+				loss += 0.5 * l2 * wv * wv
+			}
+		}
+		if grad != nil {
+			for i := range grad {
+				grad[i] /= float64(n)
+			}
+			for c := range classes {
+				for j := range d {
+					grad[c*(d+1)+j] += l2 * w[c*(d+1)+j]
+				}
+			}
+		}
+		return loss
+	}
+	w, err := minimizeSmooth(fg, make([]float64, np), 5000, 1e-9)
+	if err != nil {
+		return nil, fmt.Errorf("eval: logistic regression: %w", err)
+	}
+	m := &Logistic{W: make([][]float64, classes), B: make([]float64, classes)}
+	for c := range classes {
+		m.W[c] = slices.Clone(w[c*(d+1) : c*(d+1)+d])
+		m.B[c] = w[c*(d+1)+d]
+	}
+	return m, nil
+}
+
+// Predict returns the most probable class of each row.
+func (m *Logistic) Predict(x [][]float64) []int {
+	out := make([]int, len(x))
+	for i, r := range x {
+		best, bs := 0, math.Inf(-1)
+		for c, w := range m.W {
+			s := m.B[c]
+			for j, v := range r {
+				s += w[j] * v
+			}
+			if s > bs {
+				best, bs = c, s
+			}
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// Tertiles returns the 1/3 and 2/3 quantiles of v (linear interpolation, numpy's default);
+// TertileLabels maps values below lo to 0, below hi to 1, else 2.
+func Tertiles(v []float64) (lo, hi float64) {
+	s := slices.Sorted(slices.Values(v))
+	q := func(f float64) float64 {
+		pos := f * float64(len(s)-1)
+		i := int(pos)
+		if i+1 >= len(s) {
+			return s[len(s)-1]
+		}
+		return s[i] + (pos-float64(i))*(s[i+1]-s[i])
+	}
+	return q(1.0 / 3), q(2.0 / 3)
+}
+
+// TertileLabels: see Tertiles.
+func TertileLabels(v []float64, lo, hi float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		switch {
+		case x < lo:
+			out[i] = 0
+		case x < hi:
+			out[i] = 1
+		default:
+			out[i] = 2
+		}
+	}
+	return out
+}
+
+// LatentOptions configure AnalyseLatents.
+type LatentOptions struct {
+	Clusters int     // K-means k (the study: 5)
+	Ridge    float64 // ridge alpha on standardised codes
+	L2       float64 // logistic regression L2 penalty
+	TestFrac float64 // fraction of simulations held out
+	Seed     uint64
+}
+
+// LatentAnalysis holds what the codes of one method carry.
+type LatentAnalysis struct {
+	N            int   `json:"n"`
+	Dim          int   `json:"dim"`
+	NTrain       int   `json:"n_train"`
+	NTest        int   `json:"n_test"`
+	ClusterSizes []int `json:"cluster_sizes"`
+	// Silhouette of K-means on the standardised codes of all rows.
+	Silhouette float64 `json:"silhouette"`
+	Inertia    float64 `json:"inertia"`
+	// TertileAccuracy of the Omega_m tertile classifier on held-out simulations (chance 1/3);
+	// tertile edges come from the training rows.
+	TertileAccuracy float64 `json:"tertile_accuracy"`
+	// R2 of ridge regression on held-out simulations.
+	R2OmegaM float64 `json:"r2_omega_m"`
+	R2Sigma8 float64 `json:"r2_sigma_8"`
+	// Labels are the K-means clusters (for the latent scatter), not serialised.
+	Labels []int `json:"-"`
+}
+
+// AnalyseLatents runs the latent probes on codes z (one row per map) with each map's
+// Omega_m, sigma_8 and simulation id: split by simulation (seeded), standardise with the
+// training rows' statistics, K-means + silhouette on all rows, logistic tertile classifier and
+// ridge regressions fitted on training rows and scored on held-out ones.
+func AnalyseLatents(z [][]float64, omegaM, sigma8 []float64, sim []int, opt LatentOptions) (LatentAnalysis, error) {
+	n, d := dims(z)
+	if len(omegaM) != n || len(sigma8) != n || len(sim) != n {
+		panic("eval: AnalyseLatents: one Omega_m, sigma_8 and simulation id per row")
+	}
+	tr, te := SplitBySimulation(sim, opt.TestFrac, opt.Seed)
+	st := FitStandardizer(pick(z, tr))
+	zs := st.Apply(z)
+	out := LatentAnalysis{N: n, Dim: d, NTrain: len(tr), NTest: len(te)}
+	km := KMeans(zs, opt.Clusters, opt.Seed, 10, 300)
+	out.ClusterSizes, out.Inertia, out.Labels = km.Sizes, km.Inertia, km.Labels
+	out.Silhouette = Silhouette(zs, km.Labels)
+
+	xtr, xte := pick(zs, tr), pick(zs, te)
+	lo, hi := Tertiles(pick(omegaM, tr))
+	lg, err := FitLogistic(xtr, TertileLabels(pick(omegaM, tr), lo, hi), 3, opt.L2)
+	if err != nil {
+		return out, err
+	}
+	pred := lg.Predict(xte)
+	want := TertileLabels(pick(omegaM, te), lo, hi)
+	hits := 0
+	for i := range pred {
+		if pred[i] == want[i] {
+			hits++
+		}
+	}
+	out.TertileAccuracy = float64(hits) / float64(len(pred))
+	for _, t := range []struct {
+		y   []float64
+		dst *float64
+	}{{omegaM, &out.R2OmegaM}, {sigma8, &out.R2Sigma8}} {
+		r, err := FitRidge(xtr, pick(t.y, tr), opt.Ridge)
+		if err != nil {
+			return out, err
+		}
+		*t.dst = R2(pick(t.y, te), r.Predict(xte))
+	}
+	return out, nil
+}
+
+// minimizeSmooth minimises a smooth convex f (fg returns f and, when grad is non-nil, fills
+// the gradient) from x0 by Nesterov's accelerated gradient with backtracking on the step
+// (FISTA's rule, with restart when f increases), until the gradient's max-norm falls below
+// gtol or maxIter steps. It is used instead of gonum/optimize, whose import graph needs a
+// module this project does not carry.
+func minimizeSmooth(fg func(grad, x []float64) float64, x0 []float64, maxIter int, gtol float64) ([]float64, error) {
+	n := len(x0)
+	x, y, xPrev := slices.Clone(x0), slices.Clone(x0), slices.Clone(x0)
+	g := make([]float64, n)
+	trial := make([]float64, n)
+	step, t := 1.0, 1.0
+	fx := fg(nil, x)
+	for range maxIter {
+		fy := fg(g, y)
+		if math.IsNaN(fy) {
+			return nil, fmt.Errorf("objective is NaN")
+		}
+		gmax := 0.0
+		var gg float64
+		for _, v := range g {
+			gmax = math.Max(gmax, math.Abs(v))
+			gg += v * v
+		}
+		if gmax < gtol {
+			copy(x, y)
+			break
+		}
+		// Backtrack until the sufficient-decrease (Lipschitz) condition holds.
+		var ft float64
+		for {
+			for i := range trial {
+				trial[i] = y[i] - step*g[i]
+			}
+			ft = fg(nil, trial)
+			if ft <= fy-0.5*step*gg || step < 1e-12 {
+				break
+			}
+			step *= 0.5
+		}
+		copy(xPrev, x)
+		copy(x, trial)
+		if ft > fx { // restart the momentum
+			t = 1
+			copy(y, x)
+		} else {
+			tNext := (1 + math.Sqrt(1+4*t*t)) / 2
+			for i := range y {
+				y[i] = x[i] + (t-1)/tNext*(x[i]-xPrev[i])
+			}
+			t = tNext
+		}
+		fx = ft
+		step *= 1.2 // let the step grow back
+	}
+	return x, nil
+}

@@ -1,0 +1,146 @@
+package eval
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/camelsvae/camelsvae/formats"
+)
+
+// latentGolden reads testdata/latent_golden.npz (testdata/make_latent_golden.py,
+// scikit-learn 1.2.1).
+func latentGolden(t *testing.T) (x [][]float64, labels []int, y []float64, g map[string]formats.Array) {
+	t.Helper()
+	g, err := formats.ReadNPZ(filepath.Join("testdata", "latent_golden.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa := g["x"]
+	d := xa.Shape[1]
+	for i := range xa.Shape[0] {
+		x = append(x, xa.F64[i*d:(i+1)*d])
+		labels = append(labels, int(g["labels"].I64[i]))
+	}
+	return x, labels, g["y"].F64, g
+}
+
+func TestLatentGoldenSklearn(t *testing.T) {
+	x, labels, y, g := latentGolden(t)
+	tests := []struct {
+		name      string
+		got, want []float64
+		tol       float64
+	}{}
+	add := func(name string, got, want []float64, tol float64) {
+		tests = append(tests, struct {
+			name      string
+			got, want []float64
+			tol       float64
+		}{name, got, want, tol})
+	}
+	add("silhouette_score", []float64{Silhouette(x, labels)}, g["silhouette"].F64, 1e-12)
+	// Well-separated blobs: every seeded k-means++ run reaches sklearn's optimum.
+	add("KMeans inertia", []float64{KMeans(x, 3, 1, 10, 300).Inertia}, g["kmeans_inertia"].F64, 1e-9)
+	r, err := FitRidge(x, y, g["ridge_alpha"].F64[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("Ridge coef", r.Coef, g["ridge_coef"].F64, 1e-10)
+	add("Ridge intercept", []float64{r.Intercept}, g["ridge_intercept"].F64, 1e-10)
+	lg, err := FitLogistic(x, labels, 3, g["logit_l2"].F64[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var coef []float64
+	for _, w := range lg.W {
+		coef = append(coef, w...)
+	}
+	// Intercepts are defined up to a common shift (not penalised): compare differences.
+	// Tolerance 5e-5: sklearn's L-BFGS stops with coefficients about 1e-5 from the optimum
+	// this solver converges to (checked by tightening both).
+	b, wb := lg.B, g["logit_intercept"].F64
+	add("LogisticRegression coef", coef, g["logit_coef"].F64, 5e-5)
+	add("LogisticRegression intercept differences", []float64{b[1] - b[0], b[2] - b[0]}, []float64{wb[1] - wb[0], wb[2] - wb[0]}, 5e-5)
+	for _, tc := range tests {
+		if len(tc.got) != len(tc.want) {
+			t.Fatalf("%s: %d values, sklearn %d", tc.name, len(tc.got), len(tc.want))
+		}
+		for i := range tc.got {
+			if math.Abs(tc.got[i]-tc.want[i]) > tc.tol {
+				t.Errorf("%s[%d] = %.10g, sklearn %.10g (tol %g)", tc.name, i, tc.got[i], tc.want[i], tc.tol)
+			}
+		}
+	}
+}
+
+func TestSplitBySimulation(t *testing.T) {
+	var sim []int
+	for s := range 20 {
+		for range 15 {
+			sim = append(sim, s)
+		}
+	}
+	tr, te := SplitBySimulation(sim, 0.2, 3)
+	if len(te) != 4*15 || len(tr) != 16*15 {
+		t.Fatalf("split %d/%d, want 240/60", len(tr), len(te))
+	}
+	inTest := map[int]bool{}
+	for _, i := range te {
+		inTest[sim[i]] = true
+	}
+	for _, i := range tr {
+		if inTest[sim[i]] {
+			t.Fatalf("simulation %d on both sides", sim[i])
+		}
+	}
+	tr2, te2 := SplitBySimulation(sim, 0.2, 3)
+	if !slices.Equal(tr, tr2) || !slices.Equal(te, te2) {
+		t.Fatal("same seed, different split")
+	}
+	if _, te3 := SplitBySimulation(sim, 0.2, 4); slices.Equal(te, te3) {
+		t.Error("seeds 3 and 4 give the same split")
+	}
+}
+
+// TestAnalyseLatents: codes that carry Omega_m and sigma_8 linearly (plus noise dimensions)
+// must give R^2 near 1 and tertile accuracy well above chance; codes of pure noise must not.
+func TestAnalyseLatents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	var om, s8 []float64
+	var sim []int
+	var good, noise [][]float64
+	for s := range 60 {
+		o, g := 0.1+0.4*rng.Float64(), 0.6+0.4*rng.Float64()
+		for range 5 {
+			om, s8, sim = append(om, o), append(s8, g), append(sim, s)
+			row := []float64{3*o + 0.01*rng.NormFloat64(), -2*g + 0.01*rng.NormFloat64()}
+			nz := make([]float64, 6)
+			for j := range nz {
+				nz[j] = rng.NormFloat64()
+			}
+			good = append(good, append(row, nz...))
+			noise = append(noise, nz)
+		}
+	}
+	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, TestFrac: 0.25, Seed: 9}
+	a, err := AnalyseLatents(good, om, s8, sim, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.R2OmegaM < 0.95 || a.R2Sigma8 < 0.95 || a.TertileAccuracy < 0.8 {
+		t.Errorf("informative codes: %+v", a)
+	}
+	if a.NTrain+a.NTest != 300 || len(a.ClusterSizes) != 5 || a.Silhouette <= -1 || a.Silhouette >= 1 {
+		t.Errorf("bookkeeping: %+v", a)
+	}
+	b, err := AnalyseLatents(noise, om, s8, sim, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.R2OmegaM > 0.2 || b.R2Sigma8 > 0.2 || b.TertileAccuracy > 0.6 {
+		t.Errorf("noise codes look informative: %+v", b)
+	}
+}
