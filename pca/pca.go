@@ -185,6 +185,10 @@ func centredBlock(dst []float64, rows [][]float32, mean []float32, c0, c1 int) {
 	}
 }
 
+// gramRowBlock is the row-block size of the Gram product: only blocks on or above the
+// diagonal are computed (about half the work of a full Dgemm), then mirrored.
+const gramRowBlock = 256
+
 // gram returns G = Xc Xc^T (n x n, row-major, symmetric), accumulated over column blocks.
 func gram(rows [][]float32, mean []float32) []float64 {
 	n, d := len(rows), len(mean)
@@ -195,7 +199,20 @@ func gram(rows [][]float32, mean []float32) []float64 {
 		c1 := min(d, c0+blockCols)
 		w := c1 - c0
 		centredBlock(buf, rows, mean, c0, c1)
-		bl.Dgemm(blas.NoTrans, blas.Trans, n, n, w, 1, buf[:n*w], w, buf[:n*w], w, 1, g, n)
+		for i0 := 0; i0 < n; i0 += gramRowBlock {
+			i1 := min(n, i0+gramRowBlock)
+			for j0 := i0; j0 < n; j0 += gramRowBlock {
+				j1 := min(n, j0+gramRowBlock)
+				bl.Dgemm(blas.NoTrans, blas.Trans, i1-i0, j1-j0, w, 1, buf[i0*w:i1*w], w, buf[j0*w:j1*w], w,
+					1, g[i0*n+j0:], n)
+			}
+		}
+	}
+	// Mirror the strictly lower blocks from the upper ones.
+	for i := range n {
+		for j := 0; j < (i/gramRowBlock)*gramRowBlock; j++ {
+			g[i*n+j] = g[j*n+i]
+		}
 	}
 	return g
 }

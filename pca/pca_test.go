@@ -2,6 +2,7 @@ package pca
 
 import (
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -212,5 +213,31 @@ func TestFitPanics(t *testing.T) {
 			}()
 			_, _ = Fit(tc.rows, tc.opt)
 		})
+	}
+}
+
+// TestGramBlocks checks the blocked, mirrored Gram product against a direct float64 sum on
+// more rows than one block (the golden fixture has fewer).
+func TestGramBlocks(t *testing.T) {
+	const n, d = 2*gramRowBlock + 37, 3*blockCols/2 + 5
+	rng := rand.New(rand.NewPCG(3, 4))
+	rows := make([][]float32, n)
+	for i := range rows {
+		rows[i] = make([]float32, d)
+		for j := range rows[i] {
+			rows[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	mean := columnMean(rows, d)
+	g := gram(rows, mean)
+	for _, ij := range [][2]int{{0, 0}, {3, n - 1}, {n - 1, 3}, {gramRowBlock + 1, 5}, {n - 2, gramRowBlock}, {n - 1, n - 1}} {
+		i, j := ij[0], ij[1]
+		var want float64
+		for c := range d {
+			want += (float64(rows[i][c]) - float64(mean[c])) * (float64(rows[j][c]) - float64(mean[c]))
+		}
+		if math.Abs(g[i*n+j]-want) > 1e-9*math.Abs(want)+1e-9 {
+			t.Errorf("G[%d][%d] = %v, direct sum %v", i, j, g[i*n+j], want)
+		}
 	}
 }

@@ -1,0 +1,68 @@
+package pca
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/camelsvae/camelsvae/formats"
+)
+
+// benchData returns n rows of d float32: per row an AR(1) sequence x[j] = 0.95 x[j-1] + e
+// with a random amplitude, a smooth, correlated signal with a decaying PCA spectrum. Seeded,
+// so testdata/bench_sklearn.py can fit the very same rows (PCA_BENCH_DUMP writes them).
+func benchData(n, d int) [][]float32 {
+	rng := rand.New(rand.NewPCG(1944, 256))
+	flat := make([]float32, n*d)
+	rows := make([][]float32, n)
+	for i := range rows {
+		r := flat[i*d : (i+1)*d : (i+1)*d]
+		amp := float32(0.5 + rng.Float64())
+		var prev float32
+		for j := range r {
+			prev = 0.95*prev + amp*float32(rng.NormFloat64())
+			r[j] = prev
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+// BenchmarkPCA1944 is the study's PCA: fit + transform + inverse transform of N = 1944 rows of
+// D = 196,608 features (3 x 256 x 256) with k = 256 and the randomized solver (oversample 10,
+// 4 power iterations: scikit-learn's settings for k > N/10). Compare with
+// testdata/bench_sklearn.py on the same rows:
+//
+//	PCA_BENCH_DUMP=/tmp/pca_bench.npz go test ./pca/ -run XXX -bench PCA1944 -benchtime 1x -timeout 60m
+//	/usr/bin/python3 pca/testdata/bench_sklearn.py /tmp/pca_bench.npz
+func BenchmarkPCA1944(b *testing.B) {
+	const n, d, k = 1944, 3 * 256 * 256, 256
+	rows := benchData(n, d)
+	if p := os.Getenv("PCA_BENCH_DUMP"); p != "" {
+		flat := rows[0][:n*d]
+		if err := formats.WriteNPZ(p, []string{"x"}, map[string]formats.Array{"x": formats.F32Array(flat, n, d)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opt := Options{Components: k, Solver: "randomized", Oversample: 10, PowerIters: 4, Seed: 100}
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		m, err := Fit(rows, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		z := m.Transform(rows)
+		t2 := time.Now()
+		rec := m.InverseTransform(z)
+		t3 := time.Now()
+		b.ReportMetric(t1.Sub(t0).Seconds(), "fit-s")
+		b.ReportMetric(t3.Sub(t0).Seconds(), "total-s")
+		b.ReportMetric(m.CumulativeRatio[k-1], "cum-ratio")
+		fmt.Printf("go PCA: fit %.2f s, transform %.2f s, inverse %.2f s, total %.2f s; cumulative ratio %.6f; rec[0][0] %.4f\n",
+			t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t3.Sub(t0).Seconds(), m.CumulativeRatio[k-1], rec[0][0])
+	}
+}
