@@ -286,7 +286,15 @@ func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
 	x, w := n.In[0], n.In[1]
 	o := n.convOpts()
 	out := make([]*Value, len(n.In))
-	if want[0] {
+	unit := o.Strides == [2]int64{1, 1} && o.Dilations == [2]int64{1, 1} && o.Group == 1
+	if want[0] && unit {
+		// stride 1: a Conv of dy with the flipped, transposed kernel (faster in ORT than
+		// ConvTranspose, which runs GEMM + col2im).
+		kh, kw := w.shape[2], w.shape[3]
+		wf := g.flip2(g.Transpose(w, 1, 0, 2, 3))
+		c := ConvOpts{Pads: [4]int64{kh - 1 - o.Pads[0], kw - 1 - o.Pads[1], kh - 1 - o.Pads[2], kw - 1 - o.Pads[3]}}
+		out[0] = g.Conv(dy, wf, nil, c)
+	} else if want[0] {
 		t := o
 		for i := range 2 {
 			full := o.Strides[i]*(dy.shape[2+i]-1) + o.Dilations[i]*(w.shape[2+i]-1) + 1 - o.Pads[i] - o.Pads[2+i]
@@ -298,7 +306,11 @@ func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
 		if o.Group != 1 {
 			return nil, fmt.Errorf("graphs: no weight gradient for grouped Conv (%s)", n.Name)
 		}
-		out[1] = g.weightGrad(x, dy, w.shape, o)
+		if unit {
+			out[1] = g.weightGradIm2col(x, dy, w.shape, o)
+		} else {
+			out[1] = g.weightGrad(x, dy, w.shape, o)
+		}
 	}
 	if len(n.In) > 2 && want[2] {
 		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
@@ -367,4 +379,32 @@ func (g *Graph) convTransposeVJP(n *Node, dy *Value, want []bool) ([]*Value, err
 		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
 	}
 	return out, nil
+}
+
+// flip2 reverses the last two axes of a rank-4 value (Slice with step -1).
+func (g *Graph) flip2(x *Value) *Value {
+	const lowest = -1 << 62
+	return g.one("Slice", []*Value{x, g.ints(-1, -1), g.ints(lowest, lowest), g.ints(2, 3), g.ints(-1, -1)}, nil, x.shape)
+}
+
+// weightGradIm2col is the kernel gradient of a stride-1, undilated, ungrouped Conv as one
+// GEMM: dW[m, (c,a,b)] = sum_{n,i,j} dy[m,(n,i,j)] * xpad[c,(n,i+a,j+b)], the columns built by
+// kh*kw slices of the padded, batch-transposed input. ORT runs the equivalent dilated Conv
+// (a kernel as large as the image, 3x3 outputs) several times slower.
+func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Value {
+	n, c := x.shape[0], x.shape[1]
+	m, kh, kw := wshape[0], wshape[2], wshape[3]
+	ho, wo := dy.shape[2], dy.shape[3]
+	xt := g.Transpose(x, 1, 0, 2, 3)
+	xp := g.Pad(xt, []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
+	xp = g.Reshape(xp, c, 1, n, xp.shape[2], xp.shape[3])
+	var cols []*Value
+	for a := range kh {
+		for b := range kw {
+			cols = append(cols, g.Slice(xp, []int64{a, b}, []int64{a + ho, b + wo}, []int64{3, 4}))
+		}
+	}
+	col := g.Reshape(g.Concat(1, cols...), c*kh*kw, n*ho*wo)
+	dyt := g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
+	return g.Reshape(g.Gemm(dyt, col, nil, false, true), m, c, kh, kw)
 }
