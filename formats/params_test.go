@@ -95,4 +95,3 @@ func FuzzParseNpyHeader(f *testing.F) {
 		}
 	})
 }
-
