@@ -42,7 +42,12 @@ func newTrainCmd() *cobra.Command {
 				run = defaultRunDir(cmd)
 			}
 			resume, _ := cmd.Flags().GetBool("resume")
-			return trainRun(cmd, cfg, run, resume)
+			err = trainRun(cmd, cfg, run, resume)
+			if errors.Is(err, trainer.ErrInterrupted) {
+				fmt.Fprintf(cmd.OutOrStdout(), "stopped cleanly; resume with: camelsvae train --config %s --out %s --resume\n", configArg(cmd), run)
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().String("out", "", "run directory (default runs/<config name>)")
@@ -53,7 +58,8 @@ func newTrainCmd() *cobra.Command {
 	return cmd
 }
 
-// trainRun trains (or resumes) into run and exports the best model.
+// trainRun trains (or resumes) into run and exports the best model. Ctrl-C returns
+// trainer.ErrInterrupted after the checkpoint is written.
 func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
@@ -75,10 +81,6 @@ func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) e
 	fmt.Fprintf(out, "training %s: %d train maps x %s augmentation, %d validation maps, %dx%d, batch %d, %d epochs\n",
 		run, len(data.Splits.Train), cfg.Data.Augment, len(data.Splits.Val), cfg.Data.Size, cfg.Data.Size, cfg.Train.Batch, cfg.Train.Epochs)
 	res, err := trainer.Train(ctx, trainer.Options{Config: cfg, Run: run, Resume: resume, Train: train, Val: val, Log: out})
-	if errors.Is(err, trainer.ErrInterrupted) {
-		fmt.Fprintf(out, "stopped cleanly; resume with: camelsvae train --config %s --out %s --resume\n", configArg(cmd), run)
-		return nil
-	}
 	if err != nil {
 		return err
 	}
