@@ -266,7 +266,10 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("graphs: writing %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, werr := f.Write(data)
+	werr := f.Chmod(0o644)
+	if werr == nil {
+		_, werr = f.Write(data)
+	}
 	if err := f.Close(); werr == nil {
 		werr = err
 	}
