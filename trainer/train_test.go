@@ -80,7 +80,7 @@ func tinyConfig() configs.Config {
 	return c
 }
 
-func setup(t *testing.T) {
+func setup(t testing.TB) {
 	t.Helper()
 	if _, err := onnx.Setup("", configs.Default().Runtime); err != nil {
 		t.Fatalf("ONNX Runtime: %v", err)
