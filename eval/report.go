@@ -281,7 +281,7 @@ func tables(r *Results) []table {
 		t.Rows = append(t.Rows, []string{m.Name, pm(m.MSE), pm(m.PSNR), pm(m.PSNRTarget), pm(m.SSIM)})
 	}
 	ts = append(ts, t)
-	t = table{Title: "Per channel", Head: []string{"method", "channel", "MSE", "PSNR", "SSIM", "KS D (p)", "mean |log10 P_rec/P_true|", "k where r < 0.5"}}
+	t = table{Title: "Per channel", Head: []string{"method", "channel", "MSE", "PSNR", "SSIM", "KS D (p)", "mean abs log10(P_rec/P_true)", "k where r < 0.5"}}
 	for _, m := range r.Methods {
 		for _, c := range m.Channels {
 			ks, sp, kr := "", "", ""

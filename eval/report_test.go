@@ -17,6 +17,9 @@ func TestFiguresAndReport(t *testing.T) {
 	g := loadGolden(t)
 	truth, rec, s := goldenMaps(g)
 	dir := t.TempDir()
+	if d := os.Getenv("EVAL_REPORT_DIR"); d != "" { // keep the output to look at it
+		dir = d
+	}
 	channels := []string{"Mgas", "Vgas", "B"}
 	m := Evaluate(truth, rec, s, 0)
 	sp := PowerSpectra(truth, rec, s, 0)
