@@ -5,7 +5,8 @@
 // # Method
 //
 // Both solvers work through the N x N Gram matrix G = Xc Xc^T of the centred data, never a
-// D x D covariance: memory is O(N D) for the caller's float32 data plus O(N^2 + N kc) here.
+// D x D covariance: beyond the caller's float32 data (N D) it holds the K x D float32
+// components and O(N^2 + N kc) float64 scratch.
 // G is accumulated over blocks of kc columns, each block centred and widened to float64, with
 // gonum's BLAS (Dgemm). The "exact" solver eigen-decomposes G (mat.EigenSym); "randomized"
 // follows Halko, Martinsson and Tropp (2011), algorithms 4.4 and 5.3: a seeded Gaussian
