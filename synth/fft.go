@@ -13,19 +13,21 @@ type fft2 struct {
 	n   int
 	rev []int
 	tw  []complex128 // exp(-2 pi i k / n), k < n/2
+	itw []complex128 // conjugates, for the inverse
 }
 
 func newFFT2(n int) *fft2 {
 	if n < 2 || n&(n-1) != 0 {
 		panic("synth: FFT size must be a power of two >= 2")
 	}
-	f := &fft2{n: n, rev: make([]int, n), tw: make([]complex128, n/2)}
+	f := &fft2{n: n, rev: make([]int, n), tw: make([]complex128, n/2), itw: make([]complex128, n/2)}
 	shift := bits.UintSize - bits.TrailingZeros(uint(n))
 	for i := range f.rev {
 		f.rev[i] = int(bits.Reverse(uint(i)) >> shift)
 	}
 	for k := range f.tw {
 		f.tw[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
+		f.itw[k] = cmplx.Conj(f.tw[k])
 	}
 	return f
 }
@@ -38,16 +40,17 @@ func (f *fft2) row(a []complex128, inverse bool) {
 			a[i], a[j] = a[j], a[i]
 		}
 	}
+	tw := f.tw
+	if inverse {
+		tw = f.itw
+	}
 	for size := 2; size <= n; size <<= 1 {
 		half, step := size>>1, n/size
 		for start := 0; start < n; start += size {
-			for k := 0; k < half; k++ {
-				w := f.tw[k*step]
-				if inverse {
-					w = complex(real(w), -imag(w))
-				}
-				u, v := a[start+k], a[start+k+half]*w
-				a[start+k], a[start+k+half] = u+v, u-v
+			lo, hi := a[start:start+half], a[start+half:start+size]
+			for k := range lo {
+				u, v := lo[k], hi[k]*tw[k*step]
+				lo[k], hi[k] = u+v, u-v
 			}
 		}
 	}

@@ -97,15 +97,58 @@ func spectrum(omegaM, sigma8 float64) func(k float64) float64 {
 
 // workspace holds one worker's buffers for maps of side n.
 type workspace struct {
-	n        int
-	f        *fft2
-	a, noise []complex128
-	rho, mom []float64
+	n             int
+	f             *fft2
+	a, noise      []complex128
+	rho, mom, pow []float64
+	// k2 is kx^2 + ky^2 in units of the fundamental mode, per grid cell.
+	k2 []int32
+	// disp[k2] is the displacement filter sqrt(P) n/L exp(-k^2 rt^2/2) / k^2 of dispFor.
+	disp    []float64
+	dispFor [2]float64
 }
 
 func newWorkspace(n int) *workspace {
-	return &workspace{n: n, f: newFFT2(n), a: make([]complex128, n*n), noise: make([]complex128, n*n),
-		rho: make([]float64, n*n), mom: make([]float64, n*n)}
+	ws := &workspace{n: n, f: newFFT2(n), a: make([]complex128, n*n), noise: make([]complex128, n*n),
+		rho: make([]float64, n*n), mom: make([]float64, n*n), pow: make([]float64, n*n), k2: make([]int32, n*n),
+		disp: make([]float64, n*n/2+1)}
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			ki, kj := waveNumber(i, n), waveNumber(j, n)
+			ws.k2[i*n+j] = int32(ki*ki + kj*kj)
+		}
+	}
+	return ws
+}
+
+// dispFilter returns the displacement filter for (Omega_m, sigma_8) by integer k^2, reusing
+// the last one: consecutive maps of a worker mostly belong to the same simulation.
+func (ws *workspace) dispFilter(omegaM, sigma8 float64) []float64 {
+	if ws.dispFor == [2]float64{omegaM, sigma8} {
+		return ws.disp
+	}
+	pk := spectrum(omegaM, sigma8)
+	kf := 2 * math.Pi / boxSize
+	amp := float64(ws.n) / boxSize
+	ws.disp[0] = 0
+	for q := 1; q < len(ws.disp); q++ {
+		k2 := float64(q) * kf * kf
+		ws.disp[q] = math.Sqrt(pk(math.Sqrt(k2))) * amp * math.Exp(-k2*truncRadius*truncRadius/2) / k2
+	}
+	ws.dispFor = [2]float64{omegaM, sigma8}
+	return ws.disp
+}
+
+// gauss1D returns exp(-k^2 r^2 / 2) per frequency index, so a 2-D Gaussian filter is the
+// product of two table entries.
+func gauss1D(n int, r float64) []float64 {
+	kf := 2 * math.Pi / boxSize
+	g := make([]float64, n)
+	for i := range g {
+		k := float64(waveNumber(i, n)) * kf
+		g[i] = math.Exp(-k * k * r * r / 2)
+	}
+	return g
 }
 
 // Maps are the three fields of one generated map, each n*n, row-major.
@@ -125,7 +168,6 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	kf := 2 * math.Pi / boxSize
 	omegaM, sigma8 := p[0], p[1]
 	aSN1, aAGN1, aSN2, aAGN2 := p[2], p[3], p[4], p[5]
-	pk := spectrum(omegaM, sigma8)
 
 	// Two white-noise fields at once: real part seeds the density, imaginary part B's scatter.
 	a := ws.a
@@ -136,21 +178,14 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	copy(ws.noise, a)
 	// Split the transform of the real part, W_k = (A_k + conj(A_-k))/2, and build the packed
 	// displacement psi_x + i psi_y = (i kx - ky) delta_k / k^2.
-	amp := float64(n) / boxSize
-	rt2 := truncRadius * truncRadius
+	disp := ws.dispFilter(omegaM, sigma8)
 	for i := 0; i < n; i++ {
 		ky := float64(waveNumber(i, n)) * kf
 		im := (n - i) % n
 		for j := 0; j < n; j++ {
 			kx := float64(waveNumber(j, n)) * kf
-			k2 := kx*kx + ky*ky
-			if k2 == 0 {
-				a[i*n+j] = 0
-				continue
-			}
 			w := (ws.noise[i*n+j] + cmplx.Conj(ws.noise[im*n+(n-j)%n])) / 2
-			d := w * complex(math.Sqrt(pk(math.Sqrt(k2)))*amp*math.Exp(-k2*rt2/2), 0)
-			a[i*n+j] = complex(-ky, kx) * d / complex(k2, 0)
+			a[i*n+j] = complex(-ky, kx) * w * complex(disp[ws.k2[i*n+j]], 0)
 		}
 	}
 	ws.f.inverse(a)
@@ -164,7 +199,7 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
 			psi := a[i*n+j]
-			speed := 100 * f * cmplx.Abs(psi) // km/s; psi in Mpc/h
+			speed := 100 * f * math.Sqrt(real(psi)*real(psi)+imag(psi)*imag(psi)) // km/s; psi in Mpc/h
 			x := float64(j) + real(psi)/dx
 			y := float64(i) + imag(psi)/dx
 			x -= fn * math.Floor(x/fn)
@@ -196,40 +231,38 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	ws.gaussSmooth(a, rfb)
 	out := Maps{Mgas: make([]float32, nn), Vgas: make([]float32, nn), B: make([]float32, nn)}
 	var norm float64
+	lg := ws.pow
 	for i := range a {
 		g := math.Max(real(a[i]), 0) + voidFloor
 		rho[i] = g
-		norm += math.Pow(g, gasPower)
+		lg[i] = math.Log(g)
+		gp := math.Exp(gasPower * lg[i])
+		mom[i] = gp
+		norm += gp
 		vb := math.Max(imag(a[i]), 0) / g
-		vd := vDispersion * math.Pow(g, 0.5)
-		out.Vgas[i] = float32(math.Sqrt(vb*vb + vd*vd))
+		out.Vgas[i] = float32(math.Sqrt(vb*vb + vDispersion*vDispersion*g))
 	}
 	scale := meanMgas * float64(nn) / norm
-	for i, g := range rho {
-		out.Mgas[i] = float32(scale * math.Pow(g, gasPower))
+	for i, gp := range mom {
+		out.Mgas[i] = float32(scale * gp)
 	}
 
 	// B: knots blow bubbles (size and strength from AGN feedback) over a power of the gas
 	// density with log-normal scatter from the second noise field.
 	for i, g := range rho {
-		mom[i] = math.Pow(math.Max(g-3, 0), 2)
-	}
-	for i := range a {
-		a[i] = complex(mom[i], 0)
+		e := math.Max(g-3, 0)
+		a[i] = complex(e*e, 0)
 	}
 	ws.f.forward(a)
 	rb := 0.3 * math.Pow(aAGN1, 0.3)
 	rs := 0.5 // Mpc/h, correlation length of the scatter
+	gb, gs := gauss1D(n, rb), gauss1D(n, rs)
 	for i := 0; i < n; i++ {
-		ky := float64(waveNumber(i, n)) * kf
 		im := (n - i) % n
 		for j := 0; j < n; j++ {
-			kx := float64(waveNumber(j, n)) * kf
-			k2 := kx*kx + ky*ky
 			v := (ws.noise[i*n+j] - cmplx.Conj(ws.noise[im*n+(n-j)%n])) / 2i
-			// Unit-variance smooth field: white noise of variance n^2 per mode, filtered.
-			sn := math.Exp(-k2 * rs * rs / 2)
-			a[i*n+j] = a[i*n+j]*complex(math.Exp(-k2*rb*rb/2), 0) + 1i*v*complex(sn, 0)
+			// The scatter field is filtered white noise, scaled to unit variance below.
+			a[i*n+j] = a[i*n+j]*complex(gb[i]*gb[j], 0) + 1i*v*complex(gs[i]*gs[j], 0)
 		}
 	}
 	ws.f.inverse(a)
@@ -239,8 +272,8 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	}
 	sstd := math.Sqrt(sv/float64(nn)) + 1e-30
 	bub := bBubble * math.Sqrt(aAGN2)
-	for i, g := range rho {
-		b := bMean*math.Pow(g, bPower)*math.Exp(bScatter*imag(a[i])/sstd) + bub*math.Max(real(a[i]), 0)
+	for i := range rho {
+		b := bMean*math.Exp(bPower*lg[i]+bScatter*imag(a[i])/sstd) + bub*math.Max(real(a[i]), 0)
 		out.B[i] = float32(b)
 	}
 	return out
@@ -249,13 +282,11 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 // gaussSmooth convolves the packed grid a with a Gaussian of radius r (Mpc/h).
 func (ws *workspace) gaussSmooth(a []complex128, r float64) {
 	n := ws.n
-	kf := 2 * math.Pi / boxSize
+	g := gauss1D(n, r)
 	ws.f.forward(a)
 	for i := 0; i < n; i++ {
-		ky := float64(waveNumber(i, n)) * kf
 		for j := 0; j < n; j++ {
-			kx := float64(waveNumber(j, n)) * kf
-			a[i*n+j] *= complex(math.Exp(-(kx*kx+ky*ky)*r*r/2), 0)
+			a[i*n+j] *= complex(g[i]*g[j], 0)
 		}
 	}
 	ws.f.inverse(a)
