@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -90,5 +91,27 @@ func TestDownsample(t *testing.T) {
 	want := []float32{4, 40, 1.5e10, 2}
 	if !slices.Equal(dst, want) {
 		t.Errorf("downsample %v, want %v", dst, want)
+	}
+}
+
+func TestFastLn(t *testing.T) {
+	// Against the standard library over the float32 range and near the branch points;
+	// 1e-12 absolute in ln, the bound of the truncated series (float32 output needs ~1e-7).
+	for _, x := range []float64{1e-38, 1e-30, 1e-15, 3.7e-13, 0.5, 0.70710678, 0.70710679, 1, 1.0000001, 1.41421356, 1.41421357, 2, 10, 6.8e10, 3e14, 3.4e38} {
+		if d := math.Abs(fastLn(x) - math.Log(x)); d > 1e-12 {
+			t.Errorf("fastLn(%g) = %.17g, math.Log %.17g", x, fastLn(x), math.Log(x))
+		}
+	}
+	for _, x := range []float64{-1000, -1, -1e-5, 0, 1e-9, 1e-4, 0.3, 1, 50, 1000, 1e20, 3e38} {
+		if d := math.Abs(fastAsinh(x) - math.Asinh(x)); d > 1e-12*math.Max(1, math.Abs(math.Asinh(x))) {
+			t.Errorf("fastAsinh(%g) = %.17g, math.Asinh %.17g", x, fastAsinh(x), math.Asinh(x))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		x := math.Exp(rng.Float64()*170 - 85)
+		if d := math.Abs(fastLn(x) - math.Log(x)); d > 1e-12 {
+			t.Fatalf("fastLn(%g) off by %g", x, d)
+		}
 	}
 }
