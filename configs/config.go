@@ -142,6 +142,9 @@ type Eval struct {
 	Ridge    float64 `mapstructure:"ridge" yaml:"ridge"`
 	// PSNRTargetRange also reports PSNR with the target's own range.
 	PSNRTargetRange bool `mapstructure:"psnr_target_range" yaml:"psnr_target_range"`
+	// NoSkipBaseline makes `camelsvae run` also train the same model with skips off (in
+	// RUN_DIR/noskip) and report it beside a skip model: the honest bottleneck.
+	NoSkipBaseline bool `mapstructure:"noskip_baseline" yaml:"noskip_baseline"`
 }
 
 // Runtime selects the ONNX Runtime library and execution provider.
@@ -186,7 +189,7 @@ func Default() Config {
 			KeepLast: 3, EvalBatch: 32,
 		},
 		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4},
-		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 1.0},
+		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 1.0, PSNRTargetRange: true, NoSkipBaseline: true},
 		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE"},
 	}
 }

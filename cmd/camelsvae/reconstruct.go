@@ -130,6 +130,9 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 				in[0] = append(in[0], mus[i]...)
 			}
 			for s, sh := range vae.SkipShapes() {
+				if !vae.Skips() {
+					break
+				}
 				var buf []float32
 				for i := lo; i < hi; i++ {
 					buf = append(buf, skipOf(i, s)...)

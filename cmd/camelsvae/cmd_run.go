@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/synth"
+	"github.com/camelsvae/camelsvae/trainer"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run --config F [--out RUN_DIR]",
+		Short: "The whole pipeline: synth, prepare, train, pca, encode, eval, report (finished stages are reused)",
+		Long: "run executes synth -> prepare -> train -> pca -> encode -> eval -> report into RUN_DIR.\n" +
+			"Each stage is skipped when its outputs exist and its inputs (the config values it reads and\n" +
+			"the stages before it) are unchanged; a changed config reruns what depends on the change.\n" +
+			"synth generates CMD-like maps into data.dir only when the CMD files are missing there; real\n" +
+			"CMD files are never touched. Ctrl-C during training stops cleanly; run again to resume.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			run, _ := cmd.Flags().GetString("out")
+			if run == "" {
+				run = defaultRunDir(cmd)
+			}
+			return runPipeline(cmd, cfg, run)
+		},
+	}
+	cmd.Flags().String("out", "", "run directory (default runs/<config name>)")
+	return cmd
+}
+
+// dataFiles lists the CMD files a config reads (absolute, so stage outputs name them
+// exactly whatever the run directory).
+func dataFiles(d configs.Data) []string {
+	dir, err := filepath.Abs(d.Dir)
+	if err == nil {
+		d.Dir = dir
+	}
+	var out []string
+	for _, set := range []string{d.TrainSet, d.TestSet} {
+		for _, f := range formats.Fields {
+			out = append(out, formats.MapPath(d.Dir, f, d.Suite, set))
+		}
+		out = append(out, formats.ParamsPath(d.Dir, set, d.Suite))
+	}
+	return out
+}
+
+func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	start := time.Now()
+	if err := setupRuntime(cmd, cfg); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return err
+	}
+	p := &pipeline{dir: run, out: out}
+	files := dataFiles(cfg.Data)
+
+	// synth runs only for data it generated itself (its stamp) or data that is missing.
+	_, ours := p.readStamp("synth")
+	missing := false
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			missing = true
+		}
+	}
+	stages := []stage{}
+	if missing || ours {
+		stages = append(stages, stage{
+			name: "synth", inputs: []any{cfg.Synth, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
+			run: func(bool) error {
+				fmt.Fprintf(out, "  generating CMD-like maps (%v, %dx%d) into %s\n", cfg.Synth.Sets, cfg.Synth.Size, cfg.Synth.Size, cfg.Data.Dir)
+				last := time.Now()
+				return synth.Generate(ctx, synth.Options{Dir: cfg.Data.Dir, Sets: cfg.Synth.Sets, LHSims: cfg.Synth.LHSims,
+					CVSims: cfg.Synth.CVSims, Size: cfg.Synth.Size, Seed: cfg.Synth.Seed, Workers: cfg.Synth.Workers},
+					func(done, total int) {
+						if time.Since(last) > 5*time.Second || done == total {
+							last = time.Now()
+							fmt.Fprintf(out, "  %d/%d maps\n", done, total)
+						}
+					})
+			},
+		})
+	} else {
+		fmt.Fprintf(out, "using the CMD files in %s\n", cfg.Data.Dir)
+	}
+	after := func(names ...string) []string {
+		var o []string
+		for _, n := range names {
+			for _, s := range stages {
+				if s.name == n {
+					o = append(o, n)
+				}
+			}
+		}
+		return o
+	}
+	stages = append(stages, stage{
+		name: "prepare", inputs: []any{cfg.Seed, cfg.Data}, after: after("synth"),
+		outputs: []string{trainer.StatsFile, trainer.SplitsFile},
+		clean:   func() error { return removeAll(run, trainer.StatsFile, trainer.SplitsFile) },
+		run: func(bool) error {
+			d, err := trainer.Prepare(ctx, cfg, run)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  splits: %d train, %d val, %d test %s maps; %d %s test maps\n", len(d.Splits.Train), len(d.Splits.Val),
+				len(d.Splits.Test), cfg.Data.TrainSet, len(d.Splits.TestSetMaps), cfg.Data.TestSet)
+			return d.Close()
+		},
+	})
+	trainInputs := []any{cfg.Seed, cfg.Data, cfg.Model, cfg.Loss, cfg.Train}
+	trainOutputs := []string{"checkpoints", "metrics.jsonl", runConfigFile, filepath.Join(exportDir, trainer.EncoderFile)}
+	stages = append(stages, stage{
+		name: "train", inputs: trainInputs, after: []string{"prepare"},
+		outputs: []string{filepath.Join(exportDir, trainer.EncoderFile), filepath.Join(exportDir, trainer.DecoderFile)},
+		clean:   func() error { return removeAll(run, trainOutputs...) },
+		run: func(resume bool) error {
+			return trainRun(cmd, cfg, run, resume)
+		},
+	})
+	if cfg.Model.Skips && cfg.Eval.NoSkipBaseline {
+		ns := cfg
+		ns.Model.Skips = false
+		nsRun := filepath.Join(run, noskipDir)
+		stages = append(stages, stage{
+			name: "noskip", inputs: []any{cfg.Seed, cfg.Data, ns.Model, cfg.Loss, cfg.Train}, after: []string{"prepare"},
+			outputs: []string{filepath.Join(noskipDir, exportDir, trainer.EncoderFile)},
+			clean:   func() error { return removeAll(run, noskipDir) },
+			run: func(resume bool) error {
+				// The no-skip model shares the skip model's splits and statistics.
+				if err := os.MkdirAll(nsRun, 0o755); err != nil {
+					return err
+				}
+				for _, f := range []string{trainer.StatsFile, trainer.SplitsFile} {
+					b, err := os.ReadFile(filepath.Join(run, f))
+					if err != nil {
+						return err
+					}
+					if err := formats.WriteFileAtomic(filepath.Join(nsRun, f), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintln(out, "  the same model with skips off (the decoder sees only the latent)")
+				return trainRun(cmd, ns, nsRun, resume)
+			},
+		})
+	}
+	stages = append(stages,
+		stage{
+			name: "pca", inputs: []any{cfg.PCA}, after: []string{"prepare"}, outputs: []string{pcaFile},
+			run: func(bool) error { return pcaStage(ctx, cfg, run, out) },
+		},
+		stage{
+			name: "encode", inputs: []any{cfg.Data.TestSet}, after: []string{"train"},
+			outputs: []string{filepath.Join("latents", cfg.Data.TestSet+".parquet")},
+			run: func(bool) error {
+				return encodeStage(cmd, cfg, run)
+			},
+		},
+		stage{
+			name: "eval", inputs: []any{cfg.Eval}, after: []string{"train", "pca"},
+			outputs: []string{filepath.Join(reportDir, resultsFile), filepath.Join(reportDir, "report.html")},
+			run: func(bool) error {
+				r, err := evaluateRun(ctx, cfg, run, out)
+				if err == nil {
+					printSummary(out, r, run)
+				}
+				return err
+			},
+		},
+	)
+	// eval also reads the no-skip model when there is one.
+	stages[len(stages)-1].after = after("train", "pca", "noskip")
+	err := p.run(stages)
+	if errors.Is(err, trainer.ErrInterrupted) {
+		fmt.Fprintf(out, "stopped cleanly; run the same command again to resume\n")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "pipeline finished in %.0fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+// encodeStage writes the test set's latents with the exported encoder.
+func encodeStage(cmd *cobra.Command, cfg configs.Config, run string) error {
+	data, err := trainer.Prepare(cmd.Context(), cfg, run)
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	maps, err := chooseMaps(data, cfg.Data.TestSet, "", cfg.Data.TestSet)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(run, "latents", cfg.Data.TestSet+".parquet")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	st, err := trainer.Encode(cmd.Context(), trainer.EncodeOptions{
+		Mem: memory.DefaultAllocator, Data: data, Config: cfg, Encoder: filepath.Join(run, exportDir, trainer.EncoderFile),
+		Set: cfg.Data.TestSet, Maps: maps, Batch: 64, Out: dst, Log: cmd.OutOrStdout(),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "  encoded %d maps (%.1f maps/s) -> %s\n", st.Maps, float64(st.Maps)/st.Seconds, dst)
+	return nil
+}
