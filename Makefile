@@ -48,6 +48,7 @@ test-deps: $(ORT_LIB) apt-deps node-deps
 
 test: test-deps lint
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 10m ./preprocess/ ./formats/ ./synth/
 
 ## bench: Go benchmarks and the peer scripts (PyTorch, scikit-learn, scikit-image, numpy)
 bench: test-deps

@@ -55,6 +55,9 @@ type Data struct {
 	// Workers is the loader's errgroup limit; Prefetch the number of batches read ahead.
 	Workers  int `mapstructure:"workers" yaml:"workers"`
 	Prefetch int `mapstructure:"prefetch" yaml:"prefetch"`
+	// CacheMB bounds the loader's in-memory cache of normalised training and validation
+	// maps (each is read once instead of once per augmented variant and epoch); 0 disables it.
+	CacheMB int `mapstructure:"cache_mb" yaml:"cache_mb"`
 }
 
 // Transforms names the per-channel transform applied before z-scoring.
@@ -173,7 +176,7 @@ func Default() Config {
 			Dir: "data/cmd", Suite: "IllustrisTNG", TrainSet: "CV", TestSet: "LH", Size: 256,
 			Transforms: Transforms{Mgas: "log10", Vgas: "asinh", B: "log10"},
 			TrainFrac:  0.8, ValFrac: 0.1, SplitBy: "map", TestMaps: 1000, Augment: "study",
-			Workers: 2, Prefetch: 4,
+			Workers: 2, Prefetch: 4, CacheMB: 2048,
 		},
 		Synth: Synth{Sets: []string{"CV", "LH"}, LHSims: 0, Size: 256, Seed: 100, Workers: 2},
 		Model: Model{
@@ -243,6 +246,7 @@ func (c *Config) Validate() error {
 	oneOf("data.augment", d.Augment, "none", "study", "d4")
 	positive("data.workers", d.Workers)
 	positive("data.prefetch", d.Prefetch)
+	nonneg("data.cache_mb", d.CacheMB)
 
 	for _, s := range c.Synth.Sets {
 		oneOf("synth.sets", s, "CV", "LH")

@@ -28,6 +28,10 @@ type LoaderOptions struct {
 	// Shuffle permutes the items each epoch with a generator seeded by (Seed, epoch).
 	Shuffle bool
 	Seed    int64
+	// CacheBytes bounds an in-memory cache of normalised maps (identity variant): with
+	// augmentation each map is read 6-8 times per epoch, and again every epoch. Maps past
+	// the budget are read from disk each time. 0 disables the cache.
+	CacheBytes int64
 }
 
 // Loader reads items into Arrow record batches of normalised, augmented maps.
@@ -40,6 +44,41 @@ type Loader struct {
 	schema  *arrow.Schema
 	params  map[string][]formats.Params
 	floored atomic.Int64
+	cache   mapCache
+}
+
+// mapCache holds normalised maps by (set, map) up to a byte budget. Entries are written once
+// and never evicted, so a hit returns exactly what a read would have produced.
+type mapCache struct {
+	mu     sync.RWMutex
+	m      map[cacheKey][]float32
+	used   int64
+	budget int64
+}
+
+type cacheKey struct {
+	set string
+	m   int32
+}
+
+func (c *mapCache) get(k cacheKey) []float32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[k]
+}
+
+func (c *mapCache) put(k cacheKey, v []float32) {
+	size := int64(4 * len(v))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used+size > c.budget || c.m[k] != nil {
+		return
+	}
+	if c.m == nil {
+		c.m = map[cacheKey][]float32{}
+	}
+	c.m[k] = append([]float32(nil), v...)
+	c.used += size
 }
 
 // Batch is one batch of rows. X is a float32 view of the "x" column's buffer (len
@@ -77,7 +116,7 @@ func NewLoader(mem memory.Allocator, src *Source, stats *Stats, items []Item, op
 	if len(items) == 0 {
 		return nil, errors.New("preprocess: loader has no items")
 	}
-	l := &Loader{mem: mem, src: src, stats: stats, items: items, opts: opts,
+	l := &Loader{mem: mem, src: src, stats: stats, items: items, opts: opts, cache: mapCache{budget: opts.CacheBytes},
 		schema: formats.BatchSchema(Channels, src.Size, src.Size), params: map[string][]formats.Params{}}
 	for i, it := range items {
 		o, err := src.set(it.Set)
@@ -265,6 +304,23 @@ func (l *Loader) fill(b *Batch, j int) error {
 }
 
 func (l *Loader) readNormalized(it Item, dst []float32) error {
+	key := cacheKey{it.Set, it.Map}
+	if l.opts.CacheBytes > 0 {
+		if v := l.cache.get(key); v != nil {
+			copy(dst, v)
+			return nil
+		}
+	}
+	if err := l.readNormalizedDisk(it, dst); err != nil {
+		return err
+	}
+	if l.opts.CacheBytes > 0 {
+		l.cache.put(key, dst)
+	}
+	return nil
+}
+
+func (l *Loader) readNormalizedDisk(it Item, dst []float32) error {
 	f, err := l.src.ReadTransformed(it.Set, int(it.Map), dst)
 	if f > 0 {
 		l.floored.Add(int64(f))

@@ -66,17 +66,27 @@ func TestLoaderDeterministic(t *testing.T) {
 	src, st, _ := setup(t, 32, 16)
 	variants, _ := Variants("study")
 	items := Items("CV", []int{0, 3, 7, 16, 22, 29}, variants)
-	run := func(workers, prefetch int) ([][]float32, [][]Item, []bool) {
-		l, err := NewLoader(mem, src, st, items, LoaderOptions{Batch: 5, Workers: workers, Prefetch: prefetch, Shuffle: true, Seed: 100})
+	run := func(workers, prefetch int, cache int64) ([][]float32, [][]Item, []bool) {
+		l, err := NewLoader(mem, src, st, items, LoaderOptions{Batch: 5, Workers: workers, Prefetch: prefetch, Shuffle: true, Seed: 100, CacheBytes: cache})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if cache > 0 {
+			collect(t, l, 2) // fills the cache
+		}
 		return collect(t, l, 3)
 	}
-	x1, it1, p1 := run(1, 1)
-	x4, it4, _ := run(4, 3)
+	x1, it1, p1 := run(1, 1, 0)
+	x4, it4, _ := run(4, 3, 0)
 	if !reflect.DeepEqual(it1, it4) || !reflect.DeepEqual(x1, x4) {
 		t.Fatal("batches differ between 1 and 4 workers")
+	}
+	// A cache, whole or partial (a budget of 3 maps), changes nothing.
+	for _, budget := range []int64{1 << 20, 3 * 3 * 16 * 16 * 4} {
+		xc, itc, _ := run(2, 2, budget)
+		if !reflect.DeepEqual(it1, itc) || !reflect.DeepEqual(x1, xc) {
+			t.Fatalf("batches differ with a cache of %d bytes", budget)
+		}
 	}
 	if len(x1) != 8 || !p1[7] || p1[6] || len(it1[7]) != 1 {
 		t.Errorf("36 items in batches of 5: %d batches, last partial %v with %d items", len(x1), p1[7], len(it1[7]))

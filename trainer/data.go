@@ -90,12 +90,14 @@ func (d *Data) Feeds(mem memory.Allocator, cfg configs.Config) (train, val Feed,
 	set := cfg.Data.TrainSet
 	tl, err := preprocess.NewLoader(mem, d.Src, d.Stats, preprocess.Items(set, d.Splits.Train, variants), preprocess.LoaderOptions{
 		Batch: cfg.Train.Batch, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch, Shuffle: true, Seed: cfg.Seed,
+		CacheBytes: int64(cfg.Data.CacheMB) << 20,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("training loader: %w", err)
 	}
 	vl, err := preprocess.NewLoader(mem, d.Src, d.Stats, preprocess.Items(set, d.Splits.Val, []preprocess.Variant{preprocess.Identity}), preprocess.LoaderOptions{
 		Batch: cfg.Train.EvalBatch, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
+		CacheBytes: int64(cfg.Data.CacheMB) << 20,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("validation loader (data.val_frac %g): %w", cfg.Data.ValFrac, err)

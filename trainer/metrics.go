@@ -43,15 +43,18 @@ func (t Terms) finite() bool {
 
 // EpochMetrics is one line of metrics.jsonl.
 type EpochMetrics struct {
-	Epoch    int     `json:"epoch"`
-	Step     int     `json:"step"`
-	Train    Terms   `json:"train"`
-	Val      Terms   `json:"val"`
-	KLWeight float64 `json:"kl_weight"`
-	LR       float64 `json:"lr"`
-	ImagesPS float64 `json:"images_per_s"`
-	Elapsed  float64 `json:"elapsed_s"`
-	Best     bool    `json:"best"`
+	Epoch int   `json:"epoch"`
+	Step  int   `json:"step"`
+	Train Terms `json:"train"`
+	Val   Terms `json:"val"`
+	// KLWeight is the warmed-up weight training used this epoch; validation totals always
+	// use the final beta (ValKLWeight) so that epochs compare.
+	KLWeight    float64 `json:"kl_weight"`
+	ValKLWeight float64 `json:"val_kl_weight"`
+	LR          float64 `json:"lr"`
+	ImagesPS    float64 `json:"images_per_s"`
+	Elapsed     float64 `json:"elapsed_s"`
+	Best        bool    `json:"best"`
 }
 
 // metricsFile is the run's per-epoch log, one JSON object per line.

@@ -191,7 +191,10 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("epoch %d: no full training batch of %d maps (the training split is too small)", epoch, cfg.Train.Batch)
 		}
 		trainTime := time.Since(epochStart).Seconds()
-		val, err := s.evaluate(ctx, o.Val, klw)
+		// Validation uses the final KL weight (beta), not the warm-up's: totals of different
+		// epochs then measure the same objective, so best-model choice and early stopping
+		// are not fooled by the rising weight.
+		val, err := s.evaluate(ctx, o.Val, cfg.Loss.Beta)
 		if err != nil {
 			if ctx.Err() != nil {
 				// Interrupted during validation: the epoch's training is done; keep it.
@@ -211,7 +214,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		st.Elapsed = base + time.Since(start).Seconds()
 		m := EpochMetrics{
 			Epoch: epoch, Step: st.Step, Train: sums.scaled(1 / float64(images)), Val: val,
-			KLWeight: klw, LR: cfg.Train.LR, ImagesPS: float64(images) / trainTime, Elapsed: st.Elapsed,
+			KLWeight: klw, ValKLWeight: cfg.Loss.Beta, LR: cfg.Train.LR, ImagesPS: float64(images) / trainTime, Elapsed: st.Elapsed,
 		}
 		if st.BestEpoch == 0 || val.Total < st.BestLoss {
 			st.BestLoss, st.BestEpoch, st.BadEpochs = val.Total, epoch, 0

@@ -302,7 +302,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 			{"train MSE", func(m trainer.EpochMetrics) float64 { return m.Train.MSE }},
 			{"val MSE", func(m trainer.EpochMetrics) float64 { return m.Val.MSE }},
 			{"val 1-SSIM", func(m trainer.EpochMetrics) float64 { return 1 - m.Val.SSIM }},
-			{"val KL x kl_weight", func(m trainer.EpochMetrics) float64 { return m.Val.KL * m.KLWeight }},
+			{"val KL x beta", func(m trainer.EpochMetrics) float64 { return m.Val.KL * m.ValKLWeight }},
 		} {
 			s := eval.Series{Name: t.name}
 			for _, m := range ms {
