@@ -138,9 +138,10 @@ type PCA struct {
 
 // Eval configures the evaluation and the report.
 type Eval struct {
-	// GridMaps is how many LH maps the reconstruction figure shows.
+	// GridMaps is how many test maps the reconstruction figure shows.
 	GridMaps int `mapstructure:"grid_maps" yaml:"grid_maps"`
-	// Clusters for K-means on the latents; Ridge the ridge penalty of the parameter probe.
+	// Clusters for K-means on the latents; Ridge the ridge penalty of the parameter probe
+	// (0: chosen by cross-validation over simulations).
 	Clusters int     `mapstructure:"clusters" yaml:"clusters"`
 	Ridge    float64 `mapstructure:"ridge" yaml:"ridge"`
 	// PSNRTargetRange also reports PSNR with the target's own range.
@@ -192,7 +193,7 @@ func Default() Config {
 			KeepLast: 3, EvalBatch: 32,
 		},
 		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4},
-		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 1.0, PSNRTargetRange: true, NoSkipBaseline: true},
+		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 0, PSNRTargetRange: true, NoSkipBaseline: true},
 		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE"},
 	}
 }

@@ -520,7 +520,7 @@ func TertileLabels(v []float64, lo, hi float64) []int {
 // LatentOptions configure AnalyseLatents.
 type LatentOptions struct {
 	Clusters int     // K-means k (the study: 5)
-	Ridge    float64 // ridge alpha on standardised codes
+	Ridge    float64 // ridge alpha on standardised codes; <= 0 chooses it by cross-validation
 	L2       float64 // logistic regression L2 penalty
 	TestFrac float64 // fraction of simulations held out
 	Seed     uint64
@@ -542,6 +542,9 @@ type LatentAnalysis struct {
 	// R2 of ridge regression on held-out simulations.
 	R2OmegaM float64 `json:"r2_omega_m"`
 	R2Sigma8 float64 `json:"r2_sigma_8"`
+	// The ridge penalties used (chosen by grouped cross-validation when LatentOptions.Ridge <= 0).
+	RidgeAlphaOmegaM float64 `json:"ridge_alpha_omega_m"`
+	RidgeAlphaSigma8 float64 `json:"ridge_alpha_sigma_8"`
 	// Labels are the K-means clusters (for the latent scatter), not serialised.
 	Labels []int `json:"-"`
 }
@@ -578,17 +581,72 @@ func AnalyseLatents(z [][]float64, omegaM, sigma8 []float64, sim []int, opt Late
 		}
 	}
 	out.TertileAccuracy = float64(hits) / float64(len(pred))
+	simTr := pick(sim, tr)
 	for _, t := range []struct {
-		y   []float64
-		dst *float64
-	}{{omegaM, &out.R2OmegaM}, {sigma8, &out.R2Sigma8}} {
-		r, err := FitRidge(xtr, pick(t.y, tr), opt.Ridge)
+		y     []float64
+		dst   *float64
+		alpha *float64
+	}{{omegaM, &out.R2OmegaM, &out.RidgeAlphaOmegaM}, {sigma8, &out.R2Sigma8, &out.RidgeAlphaSigma8}} {
+		ytr := pick(t.y, tr)
+		alpha := opt.Ridge
+		if alpha <= 0 {
+			var err error
+			if alpha, err = ChooseRidgeAlpha(xtr, ytr, simTr, opt.Seed); err != nil {
+				return out, err
+			}
+		}
+		*t.alpha = alpha
+		r, err := FitRidge(xtr, ytr, alpha)
 		if err != nil {
 			return out, err
 		}
 		*t.dst = R2(pick(t.y, te), r.Predict(xte))
 	}
 	return out, nil
+}
+
+// RidgeAlphas is the grid ChooseRidgeAlpha searches.
+var RidgeAlphas = []float64{1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5}
+
+// ChooseRidgeAlpha picks the ridge penalty with the best mean R^2 over a 4-fold
+// cross-validation that keeps each simulation's maps in one fold (the training rows only:
+// the held-out simulations stay unseen). With many latent dimensions and a few hundred maps,
+// a fixed small penalty overfits; this is scikit-learn's RidgeCV with grouped folds.
+func ChooseRidgeAlpha(x [][]float64, y []float64, sim []int, seed uint64) (float64, error) {
+	ids := slices.Compact(slices.Sorted(slices.Values(sim)))
+	folds := min(4, len(ids))
+	if folds < 2 {
+		return 1, nil
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xa1fa))
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	fold := make(map[int]int, len(ids))
+	for i, id := range ids {
+		fold[id] = i % folds
+	}
+	best, bestScore := RidgeAlphas[0], math.Inf(-1)
+	for _, a := range RidgeAlphas {
+		var score float64
+		for f := range folds {
+			var tr, va []int
+			for i, s := range sim {
+				if fold[s] == f {
+					va = append(va, i)
+				} else {
+					tr = append(tr, i)
+				}
+			}
+			r, err := FitRidge(pick(x, tr), pick(y, tr), a)
+			if err != nil {
+				return 0, err
+			}
+			score += R2(pick(y, va), r.Predict(pick(x, va)))
+		}
+		if score > bestScore {
+			best, bestScore = a, score
+		}
+	}
+	return best, nil
 }
 
 // minimizeSmooth minimises a smooth convex f (fg returns f and, when grad is non-nil, fills

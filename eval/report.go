@@ -321,10 +321,11 @@ func tables(r *Results) []table {
 		}
 	}
 	if len(lat) > 0 {
-		t = table{Title: "Latent analysis (held-out simulations)", Head: []string{"method", "dim", "train/test maps", "silhouette (k-means)", "Ω_m tertile accuracy", "R² Ω_m", "R² σ_8"}}
+		t = table{Title: "Latent analysis (held-out simulations)", Head: []string{"method", "dim", "train/test maps", "silhouette (k-means)", "Ω_m tertile accuracy", "R² Ω_m (ridge α)", "R² σ_8 (ridge α)"}}
 		for _, m := range lat {
 			l := m.Latent
-			t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(l.Dim), fmt.Sprintf("%d/%d", l.NTrain, l.NTest), f4(l.Silhouette), f4(l.TertileAccuracy), f4(l.R2OmegaM), f4(l.R2Sigma8)})
+			t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(l.Dim), fmt.Sprintf("%d/%d", l.NTrain, l.NTest), f4(l.Silhouette), f4(l.TertileAccuracy),
+				fmt.Sprintf("%s (%g)", f4(l.R2OmegaM), l.RidgeAlphaOmegaM), fmt.Sprintf("%s (%g)", f4(l.R2Sigma8), l.RidgeAlphaSigma8)})
 		}
 		ts = append(ts, t)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/eval"
+	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/pca"
 	"github.com/camelsvae/camelsvae/preprocess"
@@ -46,6 +47,15 @@ func newPCACmd() *cobra.Command {
 	return cmd
 }
 
+// pcaFitFile records how long the baseline's fit took (reading the maps included).
+const pcaFitFile = "pca/fit.json"
+
+type pcaFit struct {
+	Seconds  float64 `json:"seconds"`
+	Maps     int     `json:"maps"`
+	Features int     `json:"features"`
+}
+
 // pcaStage fits and saves the baseline.
 func pcaStage(ctx context.Context, cfg configs.Config, run string, out io.Writer) error {
 	data, err := trainer.Prepare(ctx, cfg, run)
@@ -65,8 +75,13 @@ func pcaStage(ctx context.Context, cfg configs.Config, run string, out io.Writer
 	if err := m.Save(path); err != nil {
 		return err
 	}
+	secs := time.Since(start).Seconds()
+	b, _ := json.Marshal(pcaFit{Seconds: secs, Maps: m.NSamples, Features: m.D})
+	if err := formats.WriteFileAtomic(filepath.Join(run, pcaFitFile), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "PCA: %d components on %d training maps x %d features (%s), cumulative explained variance %.2f%%, %.1fs -> %s\n",
-		m.K, m.NSamples, m.D, m.Solver, 100*m.CumulativeRatio[m.K-1], time.Since(start).Seconds(), path)
+		m.K, m.NSamples, m.D, m.Solver, 100*m.CumulativeRatio[m.K-1], secs, path)
 	return nil
 }
 
@@ -256,6 +271,10 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	res.Compression = append(res.Compression, eval.NewCompression(pcaName, input, int64(pm.K), 0))
 	res.PCA = &eval.PCASummary{Components: pm.K, Solver: pm.Solver, TrainMaps: pm.NSamples,
 		CumulativeRatio: pm.CumulativeRatio[pm.K-1], RatioCurve: pm.CumulativeRatio}
+	var fit pcaFit
+	if b, err := os.ReadFile(filepath.Join(run, pcaFitFile)); err == nil && json.Unmarshal(b, &fit) == nil {
+		res.PCA.FitSeconds = fit.Seconds
+	}
 	if vae.Skips() {
 		// Equal transmitted numbers: PCA given as many numbers as the skip model sends,
 		// capped by the rank of the training maps.
