@@ -17,7 +17,7 @@ APT_BENCH := python3-torch python3-sklearn python3-skimage python3-scipy python3
 
 export CGO_ENABLED := 1
 
-.PHONY: all ort build test test-deps bench demo proto proto-check lint apt-deps node-deps clean
+.PHONY: all ort build test test-deps bench demo report-screenshot proto proto-check lint apt-deps node-deps clean
 
 all: build
 
@@ -55,10 +55,21 @@ bench: test-deps
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); missing=""; \
 	for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+	./.ci/bench
 
 demo: build
 	./$(BIN) run --config configs/demo.yaml
+
+## report-screenshot: render the demo's report.html in headless Chromium into docs/report.png
+report-screenshot:
+	@command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -f runs/demo/report/report.html || { echo "run 'make demo' first"; exit 1; }
+	@prof=$$(mktemp -d); trap 'rm -rf $$prof' EXIT; \
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	  --disable-component-update --disable-sync --hide-scrollbars --user-data-dir=$$prof --window-size=1100,1800 \
+	  --screenshot=$(CURDIR)/docs/report.png file://$(CURDIR)/runs/demo/report/report.html 2>/dev/null; \
+	test -s docs/report.png && echo "docs/report.png"
 
 ## proto: regenerate onnx/onnxpb from Debian's libonnx-dev onnx.proto
 $(PROTOC_GEN_GO):

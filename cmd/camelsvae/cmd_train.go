@@ -87,7 +87,7 @@ func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) e
 	if err := trainer.Export(filepath.Join(run, exportDir), cfg, res.Params, data.Stats); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s\nexported %s and %s to %s\n", res.State.StopReason, trainer.EncoderFile, trainer.DecoderFile, filepath.Join(run, exportDir))
+	fmt.Fprintf(out, "exported %s and %s to %s\n", trainer.EncoderFile, trainer.DecoderFile, filepath.Join(run, exportDir))
 	return nil
 }
 
