@@ -45,6 +45,7 @@ type Loader struct {
 	params  map[string][]formats.Params
 	floored atomic.Int64
 	cache   mapCache
+	coef    [Channels][2]float64 // stats.affine()
 }
 
 // mapCache holds normalised maps by (set, map) up to a byte budget. Entries are written once
@@ -117,7 +118,7 @@ func NewLoader(mem memory.Allocator, src *Source, stats *Stats, items []Item, op
 		return nil, errors.New("preprocess: loader has no items")
 	}
 	l := &Loader{mem: mem, src: src, stats: stats, items: items, opts: opts, cache: mapCache{budget: opts.CacheBytes},
-		schema: formats.BatchSchema(Channels, src.Size, src.Size), params: map[string][]formats.Params{}}
+		schema: formats.BatchSchema(Channels, src.Size, src.Size), params: map[string][]formats.Params{}, coef: stats.affine()}
 	for i, it := range items {
 		o, err := src.set(it.Set)
 		if err != nil {
@@ -280,11 +281,16 @@ func (l *Loader) newBatch(k int, items []Item) (*Batch, error) {
 
 var mapPool sync.Pool // *[]float32 of Channels*Size*Size
 
-// fill writes row j of b: read, transform, z-score, augment.
+// fill writes row j of b: read, transform, z-score, augment. Without a cache that is one
+// fused pass per channel straight into the batch; with one, the identity map is cached and
+// the variant applied from it.
 func (l *Loader) fill(b *Batch, j int) error {
 	it := b.Items[j]
 	n := l.src.Size * l.src.Size
 	dst := b.X[j*Channels*n : (j+1)*Channels*n]
+	if l.opts.CacheBytes <= 0 {
+		return l.readNormalizedDisk(it, it.Variant, dst)
+	}
 	if it.Variant == Identity {
 		return l.readNormalized(it, dst)
 	}
@@ -303,55 +309,31 @@ func (l *Loader) fill(b *Batch, j int) error {
 	return nil
 }
 
+// readNormalized reads the identity variant of it through the cache.
 func (l *Loader) readNormalized(it Item, dst []float32) error {
 	key := cacheKey{it.Set, it.Map}
-	if l.opts.CacheBytes > 0 {
-		if v := l.cache.get(key); v != nil {
-			copy(dst, v)
-			return nil
-		}
+	if v := l.cache.get(key); v != nil {
+		copy(dst, v)
+		return nil
 	}
-	if err := l.readNormalizedDisk(it, dst); err != nil {
+	if err := l.readNormalizedDisk(it, Identity, dst); err != nil {
 		return err
 	}
-	if l.opts.CacheBytes > 0 {
-		l.cache.put(key, dst)
-	}
+	l.cache.put(key, dst)
 	return nil
 }
 
-func (l *Loader) readNormalizedDisk(it Item, dst []float32) error {
-	f, err := l.src.ReadTransformed(it.Set, int(it.Map), dst)
+// readNormalizedDisk reads variant v of it's map from disk, normalised, into dst.
+func (l *Loader) readNormalizedDisk(it Item, v Variant, dst []float32) error {
+	f, err := l.src.readAffine(it.Set, int(it.Map), v, l.coef, dst)
 	if f > 0 {
 		l.floored.Add(int64(f))
 	}
-	if err != nil {
-		return err
-	}
-	n := l.src.Size * l.src.Size
-	for c := 0; c < Channels; c++ {
-		l.stats.Normalize(c, dst[c*n:(c+1)*n])
-	}
-	return nil
+	return err
 }
 
 // ReadNormalized reads map m of a set as the model sees it: transformed, z-scored with
 // stats and turned by variant v, into dst (len 3*Size*Size). It returns the floored count.
 func ReadNormalized(src *Source, stats *Stats, set string, m int, v Variant, dst []float32) (floored int, err error) {
-	n := src.Size * src.Size
-	tmp := dst
-	if v != Identity {
-		tmp = make([]float32, len(dst))
-	}
-	floored, err = src.ReadTransformed(set, m, tmp)
-	if err != nil {
-		return floored, err
-	}
-	for c := 0; c < Channels; c++ {
-		stats.Normalize(c, tmp[c*n:(c+1)*n])
-		if v != Identity {
-			ApplyVariant(dst[c*n:(c+1)*n], tmp[c*n:(c+1)*n], src.Size, v)
-		}
-	}
-	return floored, nil
+	return src.readAffine(set, m, v, stats.affine(), dst)
 }

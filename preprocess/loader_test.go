@@ -347,3 +347,55 @@ func TestSourceErrors(t *testing.T) {
 		t.Errorf("params rows: %v", err)
 	}
 }
+
+// TestNormalizedReference checks the fused read path end to end against a float64
+// reference built from the raw maps: log10 or asinh, (y - mean)/std and the variant, all in
+// float64. The difference must stay below 1e-5 (float32 rounding of |y| <~ 10 is ~5e-7).
+func TestNormalizedReference(t *testing.T) {
+	for _, sides := range [][2]int{{16, 16}, {32, 16}} {
+		src, st, _ := setup(t, sides[0], sides[1])
+		size := src.Size
+		n := size * size
+		// idx[p] is the source pixel that variant v puts at p.
+		all, _ := Variants("d4")
+		idx := map[Variant][]float32{}
+		ident := make([]float32, n)
+		for i := range ident {
+			ident[i] = float32(i)
+		}
+		for _, v := range all {
+			idx[v] = make([]float32, n)
+			ApplyVariant(idx[v], ident, size, v)
+		}
+		raw, got := make([]float32, 3*n), make([]float32, 3*n)
+		ref := make([]float64, 3*n)
+		var worst float64
+		for _, m := range []int{0, 7, 29} {
+			if err := src.ReadRaw("CV", m, raw); err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range raw {
+				c := i / n
+				y := math.Log10(float64(x))
+				if src.Transforms[c] == Asinh {
+					y = math.Asinh(float64(x))
+				}
+				ref[i] = (y - st.Mean[c]) / st.Std[c]
+			}
+			for _, v := range all {
+				if _, err := ReadNormalized(src, st, "CV", m, v, got); err != nil {
+					t.Fatal(err)
+				}
+				for i, g := range got {
+					c, p := i/n, i%n
+					d := math.Abs(float64(g) - ref[c*n+int(idx[v][p])])
+					worst = max(worst, d)
+					if d > 1e-5 {
+						t.Fatalf("side %d: map %d %s channel %d pixel %d: %g, float64 reference %g", sides[0], m, v, c, p, g, ref[c*n+int(idx[v][p])])
+					}
+				}
+			}
+		}
+		t.Logf("file side %d, size %d: max |normalised - float64 reference| = %.2g", sides[0], size, worst)
+	}
+}

@@ -31,7 +31,7 @@ type openSet struct {
 	k      int // downsampling factor: side / Size
 }
 
-type scratch struct{ raw, small []float32 }
+type scratch struct{ raw, small, row []float32 } // row: affineVariant's tile
 
 // OpenSource opens the named sets (default: cfg.TrainSet and cfg.TestSet) in cfg.Dir with
 // their parameter tables, checking N_maps = 15 x rows and that each file's side is a
@@ -151,6 +151,10 @@ func (s *Source) getScratch(o *openSet) *scratch {
 		sc.small = make([]float32, n)
 	}
 	sc.small = sc.small[:s.Size*s.Size]
+	if n := tileLen(s.Size); cap(sc.row) < n {
+		sc.row = make([]float32, n)
+	}
+	sc.row = sc.row[:tileLen(s.Size)]
 	return sc
 }
 
@@ -221,13 +225,21 @@ func downsample(dst, src []float32, side, k int) {
 // non-finite value, or a non-positive one in a log10 channel without a floor, is an error
 // naming the file, the map, the field and the pixel.
 func (s *Source) ReadTransformed(set string, m int, dst []float32) (floored int, err error) {
+	return s.readAffine(set, m, Identity, [Channels][2]float64{{1, 0}, {1, 0}, {1, 0}}, dst)
+}
+
+// readAffine reads map m of a set into dst (len 3*Size*Size) as variant v of
+// t_c(x)*coef[c][0] + coef[c][1] per channel c: read, transform, z-score and augmentation
+// in one pass over each channel. Bad values are reported as by ReadTransformed, with the
+// pixel in the file's (unaugmented) map.
+func (s *Source) readAffine(set string, m int, v Variant, coef [Channels][2]float64, dst []float32) (floored int, err error) {
 	o, err := s.set(set)
 	if err != nil {
 		return 0, err
 	}
 	n := s.Size * s.Size
 	if len(dst) != Channels*n {
-		return 0, fmt.Errorf("preprocess: ReadTransformed dst has %d values, want %d", len(dst), Channels*n)
+		return 0, fmt.Errorf("preprocess: read of map %d of set %s: dst has %d values, want %d", m, set, len(dst), Channels*n)
 	}
 	sc := s.getScratch(o)
 	defer s.pool.Put(sc)
@@ -235,7 +247,7 @@ func (s *Source) ReadTransformed(set string, m int, dst []float32) (floored int,
 		if err := s.readChannel(o, c, m, sc.small, sc); err != nil {
 			return floored, err
 		}
-		f, bad := s.Transforms[c].apply(dst[c*n:(c+1)*n], sc.small, s.LogFloor)
+		f, bad := s.Transforms[c].affineVariant(dst[c*n:(c+1)*n], sc.small, sc.row, s.Size, v, s.LogFloor, coef[c][0], coef[c][1])
 		floored += f
 		if bad != nil {
 			return floored, s.badErr(o, c, m, bad)

@@ -131,6 +131,15 @@ func (st *Stats) Normalize(c int, x []float32) {
 	}
 }
 
+// affine returns, for every channel, (a, b) with Normalize(c, x) = x*a + b in float64,
+// for the loader's fused transform + z-score.
+func (st *Stats) affine() (coef [Channels][2]float64) {
+	for c := range coef {
+		coef[c] = [2]float64{1 / st.Std[c], -st.Mean[c] / st.Std[c]}
+	}
+	return coef
+}
+
 // Denormalize undoes Normalize for channel c in place (the result is still transformed;
 // Transform.Inverse goes on to physical units).
 func (st *Stats) Denormalize(c int, x []float32) {

@@ -60,38 +60,73 @@ type badValue struct {
 }
 
 // apply writes t(src) into dst. Non-finite inputs are refused; for Log10 a value <= 0 is
-// refused when floor == 0 and replaced by floor (and counted) otherwise.
+// refused when floor == 0 and replaced by log10(floor) (and counted) otherwise.
 func (t Transform) apply(dst, src []float32, floor float64) (floored int, bad *badValue) {
+	return t.affine(dst, src, floor, 1, 0)
+}
+
+// affine writes t(src)*a + b into dst, rounding once to float32: with a = 1/std and
+// b = -mean/std it is the transform and the z-score in one pass. Bad values are handled as
+// by apply; a floored value becomes log10(floor)*a + b.
+func (t Transform) affine(dst, src []float32, floor, a, b float64) (floored int, bad *badValue) {
+	var k rowKernel
+	k.init(t, floor, a, b)
+	return k.apply(dst, src)
+}
+
+// rowKernel is affine's per-channel state (for Log10 a table with a and b folded in), built
+// once and applied to many rows.
+type rowKernel struct {
+	t           Transform
+	floor, a, b float64
+	ln          lnKernel
+	asinh       *[asinhN][4]float64
+}
+
+func (k *rowKernel) init(t Transform, floor, a, b float64) {
+	k.t, k.floor, k.a, k.b = t, floor, a, b
 	switch t {
 	case Log10:
-		lf := float32(math.Log10(floor))
-		for i, v := range src {
-			if !(v > 0) || v > math.MaxFloat32 {
-				if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
-					return floored, &badValue{i, v, "not finite"}
-				}
-				if floor <= 0 {
-					return floored, &badValue{i, v, "not > 0 for log10 (set data.log_floor to floor it)"}
-				}
-				dst[i] = lf
-				floored++
-				continue
-			}
-			dst[i] = float32(fastLn(float64(v)) * invLn10)
-		}
+		k.ln.init(a*invLn10, b)
 	case Asinh:
-		for i, v := range src {
-			if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
-				return 0, &badValue{i, v, "not finite"}
-			}
-			dst[i] = float32(fastAsinh(float64(v)))
+		k.asinh = asinhTab()
+	}
+}
+
+// apply is affine for one row. The row kernels (fastmath.go) run until a value they do not
+// take; that value is handled here (an error, a floor, or a rare value through the math
+// package) and the kernel resumes after it.
+func (k *rowKernel) apply(dst, src []float32) (floored int, bad *badValue) {
+	dst = dst[:len(src)]
+	for i := 0; i < len(src); i++ {
+		switch k.t {
+		case Log10:
+			i += k.ln.row(dst[i:], src[i:])
+		case Asinh:
+			i += asinhRow(k.asinh, dst[i:], src[i:], k.a, k.b)
+		default:
+			i += linRow(dst[i:], src[i:], k.a, k.b)
 		}
-	default:
-		for i, v := range src {
-			if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
-				return 0, &badValue{i, v, "not finite"}
+		if i == len(src) {
+			break
+		}
+		v := src[i]
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return floored, &badValue{i, v, "not finite"}
+		}
+		switch k.t {
+		case Log10:
+			switch {
+			case v > 0: // a float32 subnormal
+				dst[i] = float32(math.Log10(float64(v))*k.a + k.b)
+			case k.floor <= 0:
+				return floored, &badValue{i, v, "not > 0 for log10 (set data.log_floor to floor it)"}
+			default:
+				dst[i] = float32(math.Log10(k.floor)*k.a + k.b)
+				floored++
 			}
-			dst[i] = v
+		case Asinh: // |v| < 0.5 or >= 2^25
+			dst[i] = float32(math.Asinh(float64(v))*k.a + k.b)
 		}
 	}
 	return floored, nil
@@ -125,45 +160,3 @@ func (t Transform) Forward(x []float32) {
 }
 
 const invLn10 = 1 / math.Ln10
-
-// lnTable holds, for the 2^lnBits mantissa intervals [c_i, c_i + 2^-lnBits) of [1, 2),
-// ln(c_i) and 1/c_i, so fastLn needs no division.
-const lnBits = 10
-
-var lnTable = func() (t [1 << lnBits][2]float64) {
-	for i := range t {
-		c := 1 + float64(i)/(1<<lnBits)
-		t[i] = [2]float64{math.Log(c), 1 / c}
-	}
-	return t
-}()
-
-// fastLn is the natural log of a positive, finite, normal x to within 1e-12 (float32
-// results need 1e-7): x = 2^e m, m in [1, 2); m = c_i (1 + t) with c_i from the top 10
-// mantissa bits, so 0 <= t < 2^-10 and ln(1 + t) = t - t^2/2 + t^3/3 - t^4/4 is exact to
-// t^5/5 < 2e-16. It is several times faster than math.Log, whose amd64 assembly dominated
-// the loader's profile.
-func fastLn(x float64) float64 {
-	b := math.Float64bits(x)
-	e := int(b>>52&0x7ff) - 1023
-	m := math.Float64frombits(b&(1<<52-1) | 1023<<52)
-	tb := &lnTable[b>>(52-lnBits)&(1<<lnBits-1)]
-	t := (m - 1 - float64(b>>(52-lnBits)&(1<<lnBits-1))*(1.0/(1<<lnBits))) * tb[1]
-	return float64(e)*math.Ln2 + tb[0] + t*(1-t*(0.5-t*(1.0/3-t*0.25)))
-}
-
-// fastAsinh is asinh(x) = sign(x) ln(|x| + sqrt(x^2 + 1)) through fastLn; below |x| = 1e-4
-// it returns x (asinh(x) = x - x^3/6 + ..., so the error is < 2e-13 there).
-func fastAsinh(x float64) float64 {
-	a := math.Abs(x)
-	if a < 1e-4 {
-		return x
-	}
-	var r float64
-	if a > 1e150 {
-		r = fastLn(a) + math.Ln2
-	} else {
-		r = fastLn(a + math.Sqrt(a*a+1))
-	}
-	return math.Copysign(r, x)
-}
