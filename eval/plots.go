@@ -212,15 +212,6 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 	}
 	hw := s.H * s.W
 	ch, cw := s.H/downsample, s.W/downsample
-	const gap, head, left = 4, 18, 70
-	cols := 1 + 2*len(methods)
-	rows := len(truth) * s.C
-	img := image.NewRGBA(image.Rect(0, 0, left+cols*(cw+gap), head+rows*(ch+gap)))
-	imgdraw.Draw(img, img.Bounds(), image.White, image.Point{}, imgdraw.Src)
-	label := func(x, y int, text string) {
-		d := font.Drawer{Dst: img, Src: image.Black, Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-		d.DrawString(text)
-	}
 	names := []string{"original"}
 	for _, m := range methods {
 		names = append(names, m.Name)
@@ -228,8 +219,27 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 	for _, m := range methods {
 		names = append(names, "|"+m.Name+" err|")
 	}
+	// Small maps are drawn zoomed (pixel blocks) so that the column titles fit.
+	widest := 0
+	for _, n := range names {
+		widest = max(widest, 7*len(n)+6)
+	}
+	zoom := 1
+	for cw*zoom < widest && zoom < 4 {
+		zoom++
+	}
+	const gap, head, left = 4, 18, 70
+	cols := 1 + 2*len(methods)
+	rows := len(truth) * s.C
+	zh, zw := ch*zoom, cw*zoom
+	img := image.NewRGBA(image.Rect(0, 0, left+cols*(zw+gap), head+rows*(zh+gap)))
+	imgdraw.Draw(img, img.Bounds(), image.White, image.Point{}, imgdraw.Src)
+	label := func(x, y int, text string) {
+		d := font.Drawer{Dst: img, Src: image.Black, Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+		d.DrawString(text)
+	}
 	for c, n := range names {
-		label(left+c*(cw+gap), 13, n)
+		label(left+c*(zw+gap), 13, n)
 	}
 	// Scales per channel.
 	lo, hi, emax := make([]float64, s.C), make([]float64, s.C), make([]float64, s.C)
@@ -261,7 +271,7 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 		return col
 	}
 	cell := func(row, col int, val func(p int) float64, a, b float64) {
-		x0, y0 := left+col*(cw+gap), head+row*(ch+gap)
+		x0, y0 := left+col*(zw+gap), head+row*(zh+gap)
 		for i := range ch {
 			for j := range cw {
 				var sum float64
@@ -270,14 +280,19 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 						sum += val((i*downsample+di)*s.W + j*downsample + dj)
 					}
 				}
-				img.Set(x0+j, y0+i, colour(sum/float64(downsample*downsample), a, b))
+				c := colour(sum/float64(downsample*downsample), a, b)
+				for zi := range zoom {
+					for zj := range zoom {
+						img.Set(x0+j*zoom+zj, y0+i*zoom+zi, c)
+					}
+				}
 			}
 		}
 	}
 	for i, t := range truth {
 		for c := range s.C {
 			row := i*s.C + c
-			label(2, head+row*(ch+gap)+ch/2, fmt.Sprintf("%d %s", i, channels[c]))
+			label(2, head+row*(zh+gap)+zh/2, fmt.Sprintf("%d %s", i, channels[c]))
 			tc := t[c*hw : (c+1)*hw]
 			cell(row, 0, func(p int) float64 { return float64(tc[p]) }, lo[c], hi[c])
 			for k, m := range methods {

@@ -181,15 +181,26 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
 		return nil, err
 	}
+	// The latent probes hold out whole simulations, so they need at least two.
+	distinct := map[int]bool{}
+	for _, s := range sims {
+		distinct[s] = true
+	}
+	probeSims := len(distinct)
+	if probeSims < 2 {
+		res.Notes = append(res.Notes, fmt.Sprintf("Latent analysis skipped: the %d test maps come from one simulation, and the probes hold out whole simulations.", len(maps)))
+	}
 	latentOpt := eval.LatentOptions{Clusters: cfg.Eval.Clusters, Ridge: cfg.Eval.Ridge, L2: 1e-2, TestFrac: 0.25, Seed: uint64(cfg.Seed)}
 	var grid []eval.Panel
-	addMethod := func(name string, rec [][]float32, codes [][]float32, inGrid bool) (eval.Metrics, []eval.Spectrum, error) {
+	// addMethod scores one method; gridName, when set, puts it in the reconstruction figure
+	// under that (short) title.
+	addMethod := func(name string, rec [][]float32, codes [][]float32, gridName string) (eval.Metrics, []eval.Spectrum, error) {
 		fmt.Fprintf(log, "  evaluating %s\n", name)
 		m := eval.Evaluate(truth, rec, shape, workers)
 		spectra := eval.PowerSpectra(truth, rec, shape, workers)
 		ks := eval.PixelKS(truth, rec, shape, 4)
 		mr := eval.NewMethodResult(name, m, channelNames, ks, spectra)
-		if codes != nil {
+		if codes != nil && probeSims >= 2 {
 			la, err := eval.AnalyseLatents(eval.Float64Rows(codes), omegaM, sigma8, sims, latentOpt)
 			if err != nil {
 				return m, nil, fmt.Errorf("latent analysis of %s: %w", name, err)
@@ -197,8 +208,8 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 			mr.Latent = &la
 		}
 		res.Methods = append(res.Methods, mr)
-		if inGrid {
-			grid = append(grid, eval.Panel{Name: name, Maps: rec[:min(len(rec), cfg.Eval.GridMaps)]})
+		if gridName != "" {
+			grid = append(grid, eval.Panel{Name: gridName, Maps: rec[:min(len(rec), cfg.Eval.GridMaps)]})
 		}
 		return m, spectra, nil
 	}
@@ -224,15 +235,15 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	} else {
 		res.Compression = append(res.Compression, eval.NewCompression(vaeName, input, vae.Latent(), 0))
 	}
-	vaeM, vaeSpectra, err := addMethod(vaeName, out.Recon, out.Mu, true)
+	vaeM, vaeSpectra, err := addMethod(vaeName, out.Recon, out.Mu, "VAE")
 	if err != nil {
 		return nil, err
 	}
 	if vae.Skips() {
-		if _, _, err := addMethod("VAE, skips zeroed", out.Zero, nil, false); err != nil {
+		if _, _, err := addMethod("VAE, skips zeroed", out.Zero, nil, ""); err != nil {
 			return nil, err
 		}
-		if _, _, err := addMethod("VAE, another map's skips", out.Others, nil, false); err != nil {
+		if _, _, err := addMethod("VAE, another map's skips", out.Others, nil, ""); err != nil {
 			return nil, err
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf(
@@ -250,7 +261,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 			if err != nil {
 				return nil, err
 			}
-			if _, _, err := addMethod("VAE, no skips", nsOut.Recon, nsOut.Mu, true); err != nil {
+			if _, _, err := addMethod("VAE, no skips", nsOut.Recon, nsOut.Mu, "no-skip"); err != nil {
 				return nil, err
 			}
 			res.Compression = append(res.Compression, eval.NewCompression("VAE, no skips", input, vae.Latent(), 0))
@@ -264,7 +275,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	}
 	coef := pm.Transform(truth)
 	pcaName := fmt.Sprintf("PCA-%d", pm.K)
-	pcaM, pcaSpectra, err := addMethod(pcaName, pm.InverseTransform(coef), coef, true)
+	pcaM, pcaSpectra, err := addMethod(pcaName, pm.InverseTransform(coef), coef, "PCA")
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +299,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 				return nil, err
 			}
 			name := fmt.Sprintf("PCA-%d (equal numbers)", k)
-			if _, _, err := addMethod(name, big.InverseTransform(big.Transform(truth)), nil, false); err != nil {
+			if _, _, err := addMethod(name, big.InverseTransform(big.Transform(truth)), nil, ""); err != nil {
 				return nil, err
 			}
 			res.Compression = append(res.Compression, eval.NewCompression(name, input, int64(k), 0))

@@ -71,6 +71,9 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	}
 	p := &pipeline{dir: run, out: out}
 	files := dataFiles(cfg.Data)
+	// Stage hashes cover what changes results; worker counts, prefetch and cache size do not.
+	data, syn := cfg.Data, cfg.Synth
+	data.Workers, data.Prefetch, data.CacheMB, syn.Workers = 0, 0, 0, 0
 
 	// synth runs only for data it generated itself (its stamp) or data that is missing.
 	_, ours := p.readStamp("synth")
@@ -83,7 +86,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	stages := []stage{}
 	if missing || ours {
 		stages = append(stages, stage{
-			name: "synth", inputs: []any{cfg.Synth, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
+			name: "synth", inputs: []any{syn, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
 			run: func(bool) error {
 				fmt.Fprintf(out, "  generating CMD-like maps (%v, %dx%d) into %s\n", cfg.Synth.Sets, cfg.Synth.Size, cfg.Synth.Size, cfg.Data.Dir)
 				last := time.Now()
@@ -112,7 +115,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 		return o
 	}
 	stages = append(stages, stage{
-		name: "prepare", inputs: []any{cfg.Seed, cfg.Data}, after: after("synth"),
+		name: "prepare", inputs: []any{cfg.Seed, data}, after: after("synth"),
 		outputs: []string{trainer.StatsFile, trainer.SplitsFile},
 		clean:   func() error { return removeAll(run, trainer.StatsFile, trainer.SplitsFile) },
 		run: func(bool) error {
@@ -125,7 +128,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 			return d.Close()
 		},
 	})
-	trainInputs := []any{cfg.Seed, cfg.Data, cfg.Model, cfg.Loss, cfg.Train}
+	trainInputs := []any{cfg.Seed, data, cfg.Model, cfg.Loss, cfg.Train}
 	trainOutputs := []string{"checkpoints", "metrics.jsonl", runConfigFile, filepath.Join(exportDir, trainer.EncoderFile)}
 	stages = append(stages, stage{
 		name: "train", inputs: trainInputs, after: []string{"prepare"},
@@ -140,7 +143,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 		ns.Model.Skips = false
 		nsRun := filepath.Join(run, noskipDir)
 		stages = append(stages, stage{
-			name: "noskip", inputs: []any{cfg.Seed, cfg.Data, ns.Model, cfg.Loss, cfg.Train}, after: []string{"prepare"},
+			name: "noskip", inputs: []any{cfg.Seed, data, ns.Model, cfg.Loss, cfg.Train}, after: []string{"prepare"},
 			outputs: []string{filepath.Join(noskipDir, exportDir, trainer.EncoderFile)},
 			clean:   func() error { return removeAll(run, noskipDir) },
 			run: func(resume bool) error {
