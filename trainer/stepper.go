@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/graphs"
@@ -30,7 +32,9 @@ type stepper struct {
 	owned            []onnx.Value
 }
 
-func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors) (s *stepper, err error) {
+// newStepper builds the three training artifacts, writes them to artifactDir (when not
+// empty) for inspection and reuse by other tools, and loads them.
+func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
 	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: vae.Size(),
 		klw: []float32{0}, stepBuf: []float32{0}, lr: []float32{float32(cfg.Train.LR)}}
 	defer func() {
@@ -49,6 +53,16 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors) (s *stepper, er
 	ev, err := vae.EvalStep(0)
 	if err != nil {
 		return nil, err
+	}
+	if artifactDir != "" {
+		if err := os.MkdirAll(artifactDir, 0o755); err != nil {
+			return nil, err
+		}
+		for _, a := range []graphs.Artifact{ts, ev, op} {
+			if err := writeBytes(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if s.train, err = sessionOf(ts, cfg.Runtime); err != nil {
 		return nil, err

@@ -29,6 +29,9 @@ import (
 	"github.com/camelsvae/camelsvae/onnx"
 )
 
+// ArtifactsDir is where a run keeps train_step.onnx, eval_step.onnx and optimizer.onnx.
+const ArtifactsDir = "artifacts"
+
 // ErrInterrupted reports that the context was cancelled and a checkpoint was written.
 var ErrInterrupted = errors.New("training interrupted; checkpoint written")
 
@@ -129,7 +132,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		return &Result{State: st, Metrics: metrics, Params: best}, nil
 	}
 
-	s, err := newStepper(vae, cfg, t)
+	s, err := newStepper(vae, cfg, t, filepath.Join(o.Run, ArtifactsDir))
 	if err != nil {
 		return nil, err
 	}

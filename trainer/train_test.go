@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 )
 
@@ -230,5 +231,48 @@ func TestKLWeight(t *testing.T) {
 		if got := KLWeight(l, c.epoch); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("epoch %d: %g, want %g", c.epoch, got, c.want)
 		}
+	}
+}
+
+// nanFeed serves memFeed's batches but poisons one pixel from epoch 2 on.
+type nanFeed struct{ *memFeed }
+
+func (f nanFeed) Epoch(ctx context.Context, epoch, skip int, fn func([]float32, int) error) error {
+	return f.memFeed.Epoch(ctx, epoch, skip, func(x []float32, n int) error {
+		if epoch >= 2 {
+			x[0] = float32(math.NaN())
+		}
+		return fn(x, n)
+	})
+}
+
+// TestNaNStops: a non-finite loss stops the run with an error naming the step, and the last
+// good checkpoint stays loadable.
+func TestNaNStops(t *testing.T) {
+	setup(t)
+	c := tinyConfig()
+	tr, val := feeds(c)
+	dir := t.TempDir()
+	_, err := Train(context.Background(), Options{Config: c, Run: dir, Train: nanFeed{tr.(*memFeed)}, Val: val})
+	if err == nil || !strings.Contains(err.Error(), "step 17 (epoch 2") || !strings.Contains(err.Error(), "not finite") {
+		t.Fatalf("want an error naming step 17 of epoch 2, got %v", err)
+	}
+	tag, _ := LatestCheckpoint(dir)
+	if tag != "epoch-00001" {
+		t.Fatalf("latest checkpoint %q, want epoch-00001", tag)
+	}
+	v, err := graphs.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &Tensors{}
+	for _, s := range v.Params() {
+		tt.Names, tt.Shapes = append(tt.Names, s.Name), append(tt.Shapes, s.Shape)
+	}
+	if st, err := LoadCheckpoint(dir, tag, tt); err != nil || st.Epoch != 1 {
+		t.Fatalf("the last good checkpoint does not load: %v (epoch %d)", err, st.Epoch)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ArtifactsDir, "train_step.onnx")); err != nil {
+		t.Errorf("the run directory lacks its training artifacts: %v", err)
 	}
 }

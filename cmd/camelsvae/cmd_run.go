@@ -129,7 +129,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 		},
 	})
 	trainInputs := []any{cfg.Seed, data, cfg.Model, cfg.Loss, cfg.Train}
-	trainOutputs := []string{"checkpoints", "metrics.jsonl", runConfigFile, filepath.Join(exportDir, trainer.EncoderFile)}
+	trainOutputs := []string{"checkpoints", "metrics.jsonl", runConfigFile, exportDir, trainer.ArtifactsDir}
 	stages = append(stages, stage{
 		name: "train", inputs: trainInputs, after: []string{"prepare"},
 		outputs: []string{filepath.Join(exportDir, trainer.EncoderFile), filepath.Join(exportDir, trainer.DecoderFile)},

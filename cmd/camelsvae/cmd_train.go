@@ -21,7 +21,6 @@ import (
 const (
 	runConfigFile = "config.yaml"
 	exportDir     = "export"
-	artifactsDir  = "artifacts"
 )
 
 func newTrainCmd() *cobra.Command {
