@@ -134,6 +134,9 @@ type PCA struct {
 	Solver     string `mapstructure:"solver" yaml:"solver"` // exact or randomized
 	Oversample int    `mapstructure:"oversample" yaml:"oversample"`
 	PowerIters int    `mapstructure:"power_iters" yaml:"power_iters"`
+	// Engine runs the products over the maps: auto (ONNX Runtime's MLAS for large fits when
+	// the runtime is loaded, else gonum), gonum (float64) or onnx (float32 products, float64 sums).
+	Engine string `mapstructure:"engine" yaml:"engine"`
 }
 
 // Eval configures the evaluation and the report.
@@ -192,7 +195,7 @@ func Default() Config {
 			Epochs: 200, Batch: 16, LR: 3e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Patience: 20,
 			KeepLast: 3, EvalBatch: 32,
 		},
-		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4},
+		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4, Engine: "auto"},
 		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 0, PSNRTargetRange: true, NoSkipBaseline: true},
 		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE"},
 	}
@@ -325,6 +328,7 @@ func (c *Config) Validate() error {
 	oneOf("pca.solver", c.PCA.Solver, "exact", "randomized")
 	nonneg("pca.oversample", c.PCA.Oversample)
 	nonneg("pca.power_iters", c.PCA.PowerIters)
+	oneOf("pca.engine", c.PCA.Engine, "auto", "gonum", "onnx")
 
 	nonneg("eval.grid_maps", c.Eval.GridMaps)
 	positive("eval.clusters", c.Eval.Clusters)

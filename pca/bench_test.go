@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,15 +33,20 @@ func benchData(n, d int) (rows [][]float32, flat []float32) {
 
 // BenchmarkPCA1944 is the study's PCA: fit + transform + inverse transform of N = 1944 rows of
 // D = 196,608 features (3 x 256 x 256) with k = 256 and the randomized solver (oversample 10,
-// 4 power iterations: scikit-learn's settings for k > N/10). Compare with
-// testdata/bench_sklearn.py on the same rows:
+// 4 power iterations: scikit-learn's settings for k > N/10) on the ONNX Runtime engine
+// (PCA_BENCH_ENGINE=gonum for the float64 one). Compare with testdata/bench_sklearn.py on the
+// same rows, in the same session:
 //
 //	PCA_BENCH_DUMP=/tmp/pca_bench.npz go test ./pca/ -run XXX -bench PCA1944 -benchtime 1x -timeout 60m
-//	/usr/bin/python3 pca/testdata/bench_sklearn.py /tmp/pca_bench.npz
+//	OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 pca/testdata/bench_sklearn.py /tmp/pca_bench.npz
 //
-// One run here (2 cores shared with other jobs, load ~6): Go fit 314 s, total 419 s, cumulative
-// ratio 0.298691; scikit-learn 1.2.1 fit 156 s, total 185 s, ratio 0.296541. The Go side is
-// bound by gonum's pure-Go Dgemm (~4.5 GFLOP/s on 2 cores) against OpenBLAS with AVX-512.
+// Runs here, back to back (2 cores shared with other jobs, load average 3.6-4.3 before each):
+// Go fit 12.0 s, transform 2.1 s, inverse 2.3 s, total 16.3 s (17.1 s on a second run),
+// cumulative ratio 0.296628, peak RSS 3.3 GiB; scikit-learn 1.2.1 with OpenBLAS's AVX-512
+// kernels fit 39.3 s, transform 2.7 s, inverse 7.9 s, total 49.9 s, ratio 0.296541, peak RSS
+// 4.8 GiB: 3.0x faster, ratios 9e-5 apart. Without OPENBLAS_CORETYPE, OpenBLAS 0.3.21 takes
+// this virtual CPU for a "Prescott" (SSE3) and scikit-learn needs 136-170 s. Before the
+// ONNX Runtime engine, gonum's Dgemm (~4.5 GFLOP/s) made the Go side 419 s.
 func BenchmarkPCA1944(b *testing.B) {
 	const n, d, k = 1944, 3 * 256 * 256, 256
 	rows, flat := benchData(n, d)
@@ -49,7 +55,11 @@ func BenchmarkPCA1944(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	opt := Options{Components: k, Solver: "randomized", Oversample: 10, PowerIters: 4, Seed: 100}
+	setupORT(b)
+	opt := Options{Components: k, Solver: "randomized", Oversample: 10, PowerIters: 4, Seed: 100, Engine: EngineONNX}
+	if e := os.Getenv("PCA_BENCH_ENGINE"); e != "" {
+		opt.Engine = e
+	}
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
@@ -65,7 +75,9 @@ func BenchmarkPCA1944(b *testing.B) {
 		b.ReportMetric(t1.Sub(t0).Seconds(), "fit-s")
 		b.ReportMetric(t3.Sub(t0).Seconds(), "total-s")
 		b.ReportMetric(m.CumulativeRatio[k-1], "cum-ratio")
-		fmt.Printf("go PCA: fit %.2f s, transform %.2f s, inverse %.2f s, total %.2f s; cumulative ratio %.6f; rec[0][0] %.4f\n",
-			t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t3.Sub(t0).Seconds(), m.CumulativeRatio[k-1], rec[0][0])
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		fmt.Printf("go PCA (%s engine): fit %.2f s, transform %.2f s, inverse %.2f s, total %.2f s; cumulative ratio %.6f; rec[0][0] %.4f; peak RSS %.2f GiB\n",
+			opt.Engine, t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t3.Sub(t0).Seconds(), m.CumulativeRatio[k-1], rec[0][0], float64(ru.Maxrss)/(1<<20))
 	}
 }

@@ -6,15 +6,28 @@
 //
 // Both solvers work through the N x N Gram matrix G = Xc Xc^T of the centred data, never a
 // D x D covariance: beyond the caller's float32 data (N D) it holds the K x D float32
-// components and O(N^2 + N kc) float64 scratch.
-// G is accumulated over blocks of kc columns, each block centred and widened to float64, with
-// gonum's BLAS (Dgemm). The "exact" solver eigen-decomposes G (mat.EigenSym); "randomized"
-// follows Halko, Martinsson and Tropp (2011), algorithms 4.4 and 5.3: a seeded Gaussian
-// sketch of Components+Oversample columns, PowerIters power iterations each re-orthonormalised
-// by QR, and the eigen-decomposition of the small projected matrix. An eigenpair (lambda, u)
-// of G gives the component v = Xc^T u / sqrt(lambda) and the explained variance
-// lambda/(N-1), as scikit-learn's PCA reports it. Signs follow scikit-learn's svd_flip: the
-// largest-magnitude entry of each u is positive.
+// components and O(N^2 + N kc) scratch. G is accumulated over blocks of kc columns, each
+// block centred first, and only the row blocks on and above the diagonal are multiplied.
+// The "exact" solver eigen-decomposes G (mat.EigenSym): an eigenpair (lambda, u) gives the
+// component v = Xc^T u / sqrt(lambda). "randomized" is scikit-learn's randomized_svd (Halko,
+// Martinsson and Tropp 2011) with the same sketch: a seeded Gaussian of Components+Oversample
+// columns, PowerIters power iterations re-orthonormalised by QR, then the SVD of the data
+// projected on the range found, the range being Xc^T G^q Omega (see randomizedSVD), so its
+// accuracy, and the explained variance it finds, match scikit-learn's for the same settings.
+// The explained variance is lambda/(N-1), as scikit-learn reports it. Signs follow
+// scikit-learn's svd_flip: the largest-magnitude entry of each left singular vector u is
+// positive.
+//
+// # Engines
+//
+// The products that touch the data or the components (the Gram matrix, the components,
+// Transform and InverseTransform) run on an engine. EngineGonum is float64 throughout (gonum's
+// pure-Go Dgemm). EngineONNX runs them in float32 on ONNX Runtime's CPU provider (MLAS SGEMM,
+// all cores; 20 to 30 times faster here), over tensors that share the Go slices, and sums the
+// column blocks in float64; the small N x N work (power iterations, eigen-decompositions)
+// stays in gonum, the last product that yields the singular values in float64. EngineAuto,
+// the default, takes ONNX Runtime for products of 2^30 multiply-adds and more when the
+// runtime has been initialised (onnx.Setup), gonum otherwise.
 //
 // # Invariants
 //
@@ -42,17 +55,19 @@ type Options struct {
 	Components int
 	// Solver is "exact" or "randomized".
 	Solver string
-	// Oversample and PowerIters tune the randomized solver (scikit-learn uses 10 and 4 for
-	// k > N/10).
+	// Oversample and PowerIters tune the randomized solver (scikit-learn's defaults: 10, and
+	// 4, or 7 when k < min(N, D)/10).
 	Oversample, PowerIters int
 	// Seed drives the randomized sketch.
 	Seed uint64
+	// Engine runs the products over the data: EngineAuto (or ""), EngineGonum or EngineONNX.
+	Engine string
 }
 
 // OptionsFrom maps the run configuration's pca section and seed to Options.
 func OptionsFrom(c configs.PCA, seed int64) Options {
 	return Options{Components: c.Components, Solver: c.Solver, Oversample: c.Oversample,
-		PowerIters: c.PowerIters, Seed: uint64(seed)}
+		PowerIters: c.PowerIters, Seed: uint64(seed), Engine: c.Engine}
 }
 
 // Model is a fitted PCA.
@@ -71,6 +86,9 @@ type Model struct {
 	TotalVariance float64
 	NSamples      int
 	Solver        string
+	// Engine runs Transform and InverseTransform (see Options.Engine); Fit sets it, Load
+	// leaves it "" (auto). It is not saved.
+	Engine string
 }
 
 // blockCols is the number of feature columns handled per block: N x blockCols float64 of
@@ -78,8 +96,9 @@ type Model struct {
 const blockCols = 2048
 
 // Fit computes the PCA of rows (N rows of D float32 each; not modified). It panics on a
-// caller's mistake (ragged rows, k outside [1, min(N, D)], N < 2, an unknown solver) and returns
-// an error when the eigen-decomposition fails.
+// caller's mistake (ragged rows, k outside [1, min(N, D)], N < 2, an unknown solver or
+// engine) and returns an error when the eigen-decomposition fails, or when EngineONNX is
+// asked for without an initialised runtime or ONNX Runtime fails.
 func Fit(rows [][]float32, opt Options) (*Model, error) {
 	n := len(rows)
 	if n < 2 {
@@ -101,9 +120,17 @@ func Fit(rows [][]float32, opt Options) (*Model, error) {
 	if opt.Oversample < 0 || opt.PowerIters < 0 {
 		panic("pca: negative oversample or power iterations")
 	}
-	m := &Model{K: k, D: d, NSamples: n, Solver: opt.Solver}
+	e, err := newEngine(opt.Engine, float64(n)*float64(n)*float64(d)/2)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	m := &Model{K: k, D: d, NSamples: n, Solver: opt.Solver, Engine: opt.Engine}
 	m.Mean = columnMean(rows, d)
-	g := gram(rows, m.Mean)
+	g, err := e.gram(rows, m.Mean)
+	if err != nil {
+		return nil, err
+	}
 	var trace float64
 	for i := range n {
 		trace += g[i*n+i]
@@ -111,25 +138,35 @@ func Fit(rows [][]float32, opt Options) (*Model, error) {
 	m.TotalVariance = trace / float64(n-1)
 
 	var vals []float64
-	var vecs *mat.Dense // n x k, columns by decreasing eigenvalue
-	var err error
+	var u, w *mat.Dense // n x k: left singular vectors, and weights with V = W^T Xc
 	if opt.Solver == "exact" {
-		vals, vecs, err = eigTop(mat.NewSymDense(n, g), k)
+		if vals, u, err = eigTop(mat.NewSymDense(n, g), k); err == nil {
+			w = mat.DenseCopyOf(u)
+			for i := range k {
+				s := 0.0
+				if vals[i] > 0 {
+					s = 1 / math.Sqrt(vals[i])
+				}
+				for r := range n {
+					w.Set(r, i, w.At(r, i)*s)
+				}
+			}
+		}
 	} else {
-		vals, vecs, err = randomizedEig(g, n, k, opt)
+		// The engine's (maybe float32) product drives the power iterations; the last one,
+		// whose result gives the singular values, is float64.
+		vals, u, w, err = randomizedSVD(e.gramMul(g, n), gonumEngine{}.gramMul(g, n), n, k, opt)
 	}
 	if err != nil {
 		return nil, err
 	}
-	flipSigns(vecs)
+	flipSigns(u, w)
 
 	m.ExplainedVariance = make([]float64, k)
 	m.ExplainedVarianceRatio = make([]float64, k)
 	m.CumulativeRatio = make([]float64, k)
 	m.SingularValues = make([]float64, k)
-	// Scale column i of U by 1/sigma_i so that V = W^T Xc has unit rows; a zero eigenvalue
-	// (k above the rank) gives a zero component with zero variance.
-	w := mat.DenseCopyOf(vecs)
+	// A zero eigenvalue (k above the rank) gives a zero component with zero variance.
 	tol := 1e-12 * math.Max(vals[0], 0)
 	var cum float64
 	for i := range k {
@@ -144,32 +181,34 @@ func Fit(rows [][]float32, opt Options) (*Model, error) {
 		}
 		cum += m.ExplainedVarianceRatio[i]
 		m.CumulativeRatio[i] = cum
-		s := 0.0
-		if lam > 0 {
-			s = 1 / math.Sqrt(lam)
-		}
-		for r := range n {
-			w.Set(r, i, w.At(r, i)*s)
+		if lam == 0 {
+			for r := range n {
+				w.Set(r, i, 0)
+			}
 		}
 	}
-	m.Components = components(rows, m.Mean, w.RawMatrix().Data, n, k)
+	if m.Components, err = e.components(rows, m.Mean, w.RawMatrix().Data, k); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
-// columnMean is the float64-accumulated mean of each column, stored as float32.
+// columnMean is the float64-accumulated mean of each column, stored as float32; column
+// ranges are split across the cores.
 func columnMean(rows [][]float32, d int) []float32 {
-	sum := make([]float64, d)
-	for _, r := range rows {
-		r = r[:d]
-		for j, v := range r {
-			sum[j] += float64(v)
-		}
-	}
 	mean := make([]float32, d)
 	inv := 1 / float64(len(rows))
-	for j, s := range sum {
-		mean[j] = float32(s * inv)
-	}
+	parallelRows(d, func(c0, c1 int) {
+		sum := make([]float64, c1-c0)
+		for _, r := range rows {
+			for j, v := range r[c0:c1] {
+				sum[j] += float64(v)
+			}
+		}
+		for j, s := range sum {
+			mean[c0+j] = float32(s * inv)
+		}
+	})
 	return mean
 }
 
@@ -209,12 +248,7 @@ func gram(rows [][]float32, mean []float32) []float64 {
 			}
 		}
 	}
-	// Mirror the strictly lower blocks from the upper ones.
-	for i := range n {
-		for j := 0; j < (i/gramRowBlock)*gramRowBlock; j++ {
-			g[i*n+j] = g[j*n+i]
-		}
-	}
+	mirrorBlocks(g, n, gramRowBlock)
 	return g
 }
 
@@ -265,48 +299,89 @@ func eigTop(s mat.Symmetric, k int) ([]float64, *mat.Dense, error) {
 	return out, top, nil
 }
 
-// randomizedEig approximates the top k eigenpairs of the symmetric PSD matrix g (n x n,
-// row-major) by Halko et al.'s randomized range finder with power iterations (algorithm 4.4,
-// QR after every product) and the direct eigen-decomposition of Q^T G Q (algorithm 5.3).
-func randomizedEig(g []float64, n, k int, opt Options) ([]float64, *mat.Dense, error) {
+// randomizedSVD is scikit-learn's randomized_svd (Halko et al. 2011, algorithms 4.4 and 5.1)
+// on the transposed data, as scikit-learn runs it for N < D, carried out through the Gram
+// matrix G = Xc Xc^T: mul and mulLast compute Q -> G Q (mul for the power iterations,
+// mulLast for the last product). scikit-learn draws an N x l Gaussian Omega, takes
+// M = G^q Omega (re-normalised after every product), the range Q_D = orth(Xc^T M), and the
+// SVD of Q_D^T Xc^T. (For N > D it sketches Xc Omega' with a D x l Gaussian, which has the
+// same distribution as G^(1/2) Omega: the same range finder.) Here, with P = G M:
+// M^T G M = E diag(beta) E^T, T = E diag(beta)^(-1/2) (directions with beta ~ 0 dropped),
+// so Q_D = Xc^T M T, and (Xc Q_D)^T (Xc Q_D) = T^T P^T P T = F diag(s^2) F^T. It returns the
+// top k of s^2, U = P T F (the left singular vectors up to scale, for the signs) and
+// W = M T F, with V = W^T Xc; columns past the sketch's rank are zero.
+func randomizedSVD(mul, mulLast func(*mat.Dense) (*mat.Dense, error), n, k int, opt Options) (vals []float64, u, w *mat.Dense, err error) {
 	l := min(n, k+opt.Oversample)
-	G := mat.NewDense(n, n, g)
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
-	omega := mat.NewDense(n, l, nil)
-	od := omega.RawMatrix().Data
-	for i := range od {
-		od[i] = rng.NormFloat64()
-	}
-	var y mat.Dense
-	y.Mul(G, omega)
-	q, err := orthonormal(mat.DenseCopyOf(&y))
-	if err != nil {
-		return nil, nil, err
+	q := mat.NewDense(n, l, nil)
+	qd := q.RawMatrix().Data
+	for i := range qd {
+		qd[i] = rng.NormFloat64()
 	}
 	for range opt.PowerIters {
-		y.Reset()
-		y.Mul(G, q)
-		if q, err = orthonormal(mat.DenseCopyOf(&y)); err != nil {
-			return nil, nil, err
+		y, err := mul(q)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if q, err = orthonormal(y); err != nil {
+			return nil, nil, nil, err
 		}
 	}
-	var gq, b mat.Dense
-	gq.Mul(G, q)
-	b.Mul(q.T(), &gq)
-	// Symmetrise against rounding before the eigen-decomposition.
-	bs := mat.NewSymDense(l, nil)
-	for i := range l {
-		for j := i; j < l; j++ {
-			bs.SetSym(i, j, 0.5*(b.At(i, j)+b.At(j, i)))
-		}
-	}
-	vals, w, err := eigTop(bs, k)
+	p, err := mulLast(q)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var u mat.Dense
-	u.Mul(q, w)
-	return vals, &u, nil
+	var b, a mat.Dense
+	b.Mul(q.T(), p)
+	a.Mul(p.T(), p)
+	betas, e, err := eigTop(symmetrised(&b), l)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := 0
+	for r < l && betas[r] > 1e-12*betas[0] {
+		r++
+	}
+	vals = make([]float64, k)
+	u, w = mat.NewDense(n, k, nil), mat.NewDense(n, k, nil)
+	if r == 0 {
+		return vals, u, w, nil
+	}
+	t := mat.NewDense(l, r, nil)
+	for j := range r {
+		s := 1 / math.Sqrt(betas[j])
+		for i := range l {
+			t.Set(i, j, e.At(i, j)*s)
+		}
+	}
+	var at, c mat.Dense
+	at.Mul(&a, t)
+	c.Mul(t.T(), &at)
+	kr := min(k, r)
+	s2, f, err := eigTop(symmetrised(&c), kr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	copy(vals, s2)
+	var tf, pu, mw mat.Dense
+	tf.Mul(t, f)
+	pu.Mul(p, &tf)
+	mw.Mul(q, &tf)
+	u.Slice(0, n, 0, kr).(*mat.Dense).Copy(&pu)
+	w.Slice(0, n, 0, kr).(*mat.Dense).Copy(&mw)
+	return vals, u, w, nil
+}
+
+// symmetrised returns (a + a^T)/2 for square a, against rounding before an eigen-decomposition.
+func symmetrised(a *mat.Dense) *mat.SymDense {
+	n, _ := a.Dims()
+	s := mat.NewSymDense(n, nil)
+	for i := range n {
+		for j := i; j < n; j++ {
+			s.SetSym(i, j, 0.5*(a.At(i, j)+a.At(j, i)))
+		}
+	}
+	return s
 }
 
 // orthonormal returns the thin Q factor (r x c) of y's QR decomposition (LAPACK Dgeqrf then
@@ -330,9 +405,10 @@ func orthonormal(y *mat.Dense) (*mat.Dense, error) {
 	return mat.NewDense(r, c, a.Data), nil
 }
 
-// flipSigns makes the largest-magnitude entry of each column positive (scikit-learn's
-// svd_flip with u_based_decision=True), so components are reproducible.
-func flipSigns(u *mat.Dense) {
+// flipSigns makes the largest-magnitude entry of each column of u positive (scikit-learn's
+// svd_flip with u_based_decision=True), flipping the same columns of w, so components are
+// reproducible.
+func flipSigns(u, w *mat.Dense) {
 	r, c := u.Dims()
 	for j := range c {
 		best, at := -1.0, 0
@@ -344,6 +420,7 @@ func flipSigns(u *mat.Dense) {
 		if u.At(at, j) < 0 {
 			for i := range r {
 				u.Set(i, j, -u.At(i, j))
+				w.Set(i, j, -w.At(i, j))
 			}
 		}
 	}

@@ -203,6 +203,7 @@ func TestFitPanics(t *testing.T) {
 		{"one row", rows[:1], Options{Components: 1, Solver: "exact"}},
 		{"ragged", [][]float32{{1, 2}, {3}}, Options{Components: 1, Solver: "exact"}},
 		{"solver", rows, Options{Components: 1, Solver: "svd"}},
+		{"engine", rows, Options{Components: 1, Solver: "exact", Engine: "blas"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package pca
 
 import (
 	"fmt"
+	"os"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -25,13 +26,34 @@ func (m *Model) Transform(rows [][]float32) [][]float32 {
 	return z
 }
 
-// TransformTo is Transform into dst (len(rows) rows of K values).
+// TransformTo is Transform into dst (len(rows) rows of K values), on m.Engine.
 func (m *Model) TransformTo(dst, rows [][]float32) {
 	m.checkRows(rows, m.D, "rows")
 	m.checkRows(dst, m.K, "dst")
 	if len(dst) != len(rows) {
 		panic(fmt.Sprintf("pca: %d destination rows for %d rows", len(dst), len(rows)))
 	}
+	m.run("transform", len(rows), func(e engine) error { return e.transform(m, dst, rows) })
+}
+
+// run calls f on the engine m.Engine picks for rows rows. An ONNX Runtime failure (no
+// runtime for EngineONNX, a failed session) is reported on stderr and the call is redone with
+// gonum: Transform and InverseTransform have no error to return, and gonum gives the same
+// numbers up to float32 rounding.
+func (m *Model) run(what string, rows int, f func(engine) error) {
+	e, err := newEngine(m.Engine, float64(rows)*float64(m.D)*float64(m.K))
+	if err == nil {
+		err = f(e)
+		e.close()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: pca: %s: %v; redone with gonum\n", what, err)
+		_ = f(gonumEngine{})
+	}
+}
+
+// transformGonum is TransformTo in float64 with gonum's Dgemm.
+func (m *Model) transformGonum(dst, rows [][]float32) {
 	k, d := m.K, m.D
 	bl := blas64.Implementation()
 	xb := make([]float64, min(rowBlock, len(rows))*blockCols)
@@ -68,23 +90,31 @@ func (m *Model) componentBlock(dst []float64, c0, c1 int) {
 	}
 }
 
-// InverseTransform returns the reconstructions z V + Mean (len(z) rows of D values).
+// InverseTransform returns the reconstructions z V + Mean (len(z) rows of D values, one
+// backing array).
 func (m *Model) InverseTransform(z [][]float32) [][]float32 {
+	m.checkRows(z, m.K, "z")
 	x := make([][]float32, len(z))
+	flat := make([]float32, len(z)*m.D)
 	for i := range x {
-		x[i] = make([]float32, m.D)
+		x[i] = flat[i*m.D : (i+1)*m.D : (i+1)*m.D]
 	}
-	m.InverseTransformTo(x, z)
+	m.run("inverse transform", len(z), func(e engine) error { return e.inverse(m, x, z, flat) })
 	return x
 }
 
-// InverseTransformTo is InverseTransform into dst (len(z) rows of D values).
+// InverseTransformTo is InverseTransform into dst (len(z) rows of D values), on m.Engine.
 func (m *Model) InverseTransformTo(dst, z [][]float32) {
 	m.checkRows(z, m.K, "z")
 	m.checkRows(dst, m.D, "dst")
 	if len(dst) != len(z) {
 		panic(fmt.Sprintf("pca: %d destination rows for %d coefficient rows", len(dst), len(z)))
 	}
+	m.run("inverse transform", len(z), func(e engine) error { return e.inverse(m, dst, z, nil) })
+}
+
+// inverseGonum is InverseTransformTo in float64 with gonum's Dgemm.
+func (m *Model) inverseGonum(dst, z [][]float32) {
 	k, d := m.K, m.D
 	bl := blas64.Implementation()
 	vb := make([]float64, k*blockCols)
