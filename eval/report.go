@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -240,7 +239,7 @@ func WriteReport(dir string, r *Results) error {
 		return fmt.Errorf("eval: report: results.json: %w", err)
 	}
 	write := func(name string, b []byte) error {
-		return formats.WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(b); return err })
+		return formats.WriteFile(filepath.Join(dir, name), b)
 	}
 	if err := write("results.json", append(js, '\n')); err != nil {
 		return fmt.Errorf("eval: report: %w", err)

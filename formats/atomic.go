@@ -65,3 +65,11 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	}
 	return nil
 }
+
+// WriteFile writes data to path atomically (see WriteFileAtomic).
+func WriteFile(path string, data []byte) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}

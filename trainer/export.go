@@ -3,7 +3,6 @@ package trainer
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -51,18 +50,11 @@ func Export(dir string, cfg configs.Config, params [][]float32, stats *preproces
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		if err := writeBytes(filepath.Join(dir, a.Name), a.Model); err != nil {
+		if err := formats.WriteFile(filepath.Join(dir, a.Name), a.Model); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeBytes(path string, b []byte) error {
-	return formats.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
 }
 
 // BestParams reads the best checkpoint of a run for the model cfg describes.

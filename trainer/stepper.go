@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 )
@@ -59,7 +60,7 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir str
 			return nil, err
 		}
 		for _, a := range []graphs.Artifact{ts, ev, op} {
-			if err := writeBytes(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
+			if err := formats.WriteFile(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
 				return nil, err
 			}
 		}

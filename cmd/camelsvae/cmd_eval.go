@@ -77,7 +77,7 @@ func pcaStage(ctx context.Context, cfg configs.Config, run string, out io.Writer
 	}
 	secs := time.Since(start).Seconds()
 	b, _ := json.Marshal(pcaFit{Seconds: secs, Maps: m.NSamples, Features: m.D})
-	if err := formats.WriteFileAtomic(filepath.Join(run, pcaFitFile), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+	if err := formats.WriteFile(filepath.Join(run, pcaFitFile), b); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "PCA: %d components on %d training maps x %d features (%s), cumulative explained variance %.2f%%, %.1fs -> %s\n",

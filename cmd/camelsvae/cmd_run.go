@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -156,7 +155,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 					if err != nil {
 						return err
 					}
-					if err := formats.WriteFileAtomic(filepath.Join(nsRun, f), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+					if err := formats.WriteFile(filepath.Join(nsRun, f), b); err != nil {
 						return err
 					}
 				}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,10 +113,7 @@ func saveRunConfig(run string, cfg configs.Config, resume bool) error {
 	if err := os.MkdirAll(run, 0o755); err != nil {
 		return err
 	}
-	return formats.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	return formats.WriteFile(path, b)
 }
 
 // loadRunConfig reads a run directory's resolved config (flags and env still override).

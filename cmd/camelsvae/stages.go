@@ -64,10 +64,7 @@ func (p *pipeline) writeStamp(s stamp) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
-	return formats.WriteFileAtomic(p.stampPath(s.Stage), func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	})
+	return formats.WriteFile(p.stampPath(s.Stage), append(b, '\n'))
 }
 
 func (p *pipeline) hash(st stage) (string, error) {
