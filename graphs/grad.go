@@ -387,24 +387,52 @@ func (g *Graph) flip2(x *Value) *Value {
 	return g.one("Slice", []*Value{x, g.ints(-1, -1), g.ints(lowest, lowest), g.ints(2, 3), g.ints(-1, -1)}, nil, x.shape)
 }
 
-// weightGradIm2col is the kernel gradient of a stride-1, undilated, ungrouped Conv as one
-// GEMM: dW[m, (c,a,b)] = sum_{n,i,j} dy[m,(n,i,j)] * xpad[c,(n,i+a,j+b)], the columns built by
-// kh*kw slices of the padded, batch-transposed input. ORT runs the equivalent dilated Conv
-// (a kernel as large as the image, 3x3 outputs) several times slower.
+// weightGradIm2col is the kernel gradient of a stride-1, undilated, ungrouped Conv as kh*kw
+// GEMMs, one per kernel offset (a,b), each over the batch and every pixel:
+//
+//	dW[m,c,a,b] = sum_{n,i,j} dy[n,m,i,j] * xpad[n,c,i+a,j+b]
+//	            = sum_{n,i,j} x[n,c,i,j] * dyq[n,m,i+kh-1-a,j+kw-1-b]   (dyq: dy padded by k-1-p)
+//
+// The shifted operand is a Slice of whichever side (x or dy) holds fewer values, and it is the
+// GEMM's second operand, so MLAS packs it once and reads the other in place. ORT runs the
+// equivalent dilated Conv (a kernel as large as the image, 3x3 outputs) several times slower,
+// and one GEMM over concatenated slices pays a copy more.
 func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Value {
 	n, c := x.shape[0], x.shape[1]
 	m, kh, kw := wshape[0], wshape[2], wshape[3]
+	h, w := x.shape[2], x.shape[3]
 	ho, wo := dy.shape[2], dy.shape[3]
-	xt := g.Transpose(x, 1, 0, 2, 3)
-	xp := g.Pad(xt, []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
-	xp = g.Reshape(xp, c, 1, n, xp.shape[2], xp.shape[3])
-	var cols []*Value
+	pq := [4]int64{kh - 1 - o.Pads[0], kw - 1 - o.Pads[1], kh - 1 - o.Pads[2], kw - 1 - o.Pads[3]}
+	shiftDy := m*h*w < c*ho*wo && pq[0] >= 0 && pq[1] >= 0 && pq[2] >= 0 && pq[3] >= 0
+	// fixed is [F, n*p*q] (F rows of the unshifted side); shifted is the padded other side,
+	// batch-transposed, to be cut at each offset to [S, n, p, q].
+	var fixed, shifted *Value
+	var f, s, p, q int64
+	if shiftDy {
+		f, s, p, q = c, m, h, w
+		fixed = g.Reshape(g.Transpose(x, 1, 0, 2, 3), c, n*h*w)
+		shifted = g.Pad(g.Transpose(dy, 1, 0, 2, 3), []int64{0, 0, pq[0], pq[1], 0, 0, pq[2], pq[3]})
+	} else {
+		f, s, p, q = m, c, ho, wo
+		fixed = g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
+		shifted = g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
+	}
+	parts := make([]*Value, 0, kh*kw)
 	for a := range kh {
 		for b := range kw {
-			cols = append(cols, g.Slice(xp, []int64{a, b}, []int64{a + ho, b + wo}, []int64{3, 4}))
+			i0, j0 := a, b
+			if shiftDy {
+				i0, j0 = kh-1-a, kw-1-b
+			}
+			col := g.Reshape(g.Slice(shifted, []int64{i0, j0}, []int64{i0 + p, j0 + q}, []int64{2, 3}), s, n*p*q)
+			parts = append(parts, g.Reshape(g.Gemm(fixed, col, nil, false, true), f, 1, s))
 		}
 	}
-	col := g.Reshape(g.Concat(1, cols...), c*kh*kw, n*ho*wo)
-	dyt := g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
-	return g.Reshape(g.Gemm(dyt, col, nil, false, true), m, c, kh, kw)
+	r := g.Concat(1, parts...) // [F, kh*kw, S]
+	if shiftDy {
+		r = g.Transpose(r, 2, 0, 1) // [M, C, kh*kw]
+	} else {
+		r = g.Transpose(r, 0, 2, 1)
+	}
+	return g.Reshape(r, m, c, kh, kw)
 }

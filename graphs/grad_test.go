@@ -51,6 +51,9 @@ func TestGradFiniteDifferences(t *testing.T) {
 		{name: "Conv k4 s2 p1 bias", shapes: [][]int64{{2, 3, 8, 8}, {4, 3, 4, 4}, {4}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(2, 1), true)},
 		{name: "Conv k4 s2 p1 odd input (output_padding)", shapes: [][]int64{{2, 2, 9, 7}, {3, 2, 4, 4}}, ranges: [][2]float64{u, u}, build: conv(Conv2(2, 1), false)},
 		{name: "Conv k3 s1 p1", shapes: [][]int64{{2, 3, 5, 6}, {2, 3, 3, 3}, {2}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
+		{name: "Conv k3 s1 uneven pads", shapes: [][]int64{{2, 4, 5, 6}, {2, 4, 3, 3}}, ranges: [][2]float64{u, u},
+			build: conv(ConvOpts{Pads: [4]int64{1, 2, 0, 1}}, false)},
+		{name: "Conv k3 s1 p1 widening", shapes: [][]int64{{2, 2, 4, 5}, {5, 2, 3, 3}, {5}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv 1x5 valid", shapes: [][]int64{{1, 2, 6, 7}, {3, 2, 1, 5}}, ranges: [][2]float64{u, u}, build: conv(ConvOpts{}, false)},
 		{name: "Conv grouped input grad", shapes: [][]int64{{2, 3, 7, 7}}, ranges: [][2]float64{u}, build: func(g *Graph, in []*Value) *Value {
 			w := g.Const([]int64{3, 1, 3, 3}, randSlice(rand.New(rand.NewPCG(9, 9)), 27, -1, 1))

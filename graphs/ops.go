@@ -439,13 +439,17 @@ func (g *Graph) Slice(x *Value, starts, ends, axes []int64) *Value {
 	return g.one("Slice", []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...)}, nil, out)
 }
 
-// Pad pads x with zeros: pads lists begins for every axis, then ends (ONNX order).
+// Pad pads x with zeros: pads lists begins for every axis, then ends (ONNX order). All-zero
+// pads return x itself.
 func (g *Graph) Pad(x *Value, pads []int64) *Value {
 	if !g.check("Pad", x) {
 		return g.placeholder()
 	}
 	if len(pads) != 2*x.Rank() {
 		return g.fail("Pad", "pads %v for %v", pads, x.shape)
+	}
+	if !slices.ContainsFunc(pads, func(p int64) bool { return p != 0 }) {
+		return x
 	}
 	out := x.Shape()
 	for i := range out {
