@@ -255,6 +255,14 @@ func (g *Graph) compare(op string, a, b *Value) *Value {
 	return g.add(op, []*Value{a, b}, nil, []DType{Bool}, out)[0]
 }
 
+// Cast converts x to element type to (no gradient rule: the backward pass uses it on masks).
+func (g *Graph) Cast(x *Value, to DType) *Value {
+	if !g.check("Cast", x) {
+		return g.placeholder()
+	}
+	return g.add("Cast", []*Value{x}, []attr{aInt("to", int64(to.proto()))}, []DType{to}, x.shape)[0]
+}
+
 // Greater is the bool mask a > b.
 func (g *Graph) Greater(a, b *Value) *Value { return g.compare("Greater", a, b) }
 
