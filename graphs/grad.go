@@ -423,6 +423,9 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 		fixed = g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
 		shifted = g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
 	}
+	// When the shifted side is much smaller (the 3-channel output conv), stacking its slices
+	// for one GEMM is cheaper than reading the fixed side once per offset.
+	stack := f >= 4*s
 	parts := make([]*Value, 0, kh*kw)
 	for a := range kh {
 		for b := range kw {
@@ -431,10 +434,19 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 				i0, j0 = kh-1-a, kw-1-b
 			}
 			col := g.Reshape(g.Slice(shifted, []int64{i0, j0}, []int64{i0 + p, j0 + q}, []int64{2, 3}), s, n*p*q)
-			parts = append(parts, g.Reshape(g.Gemm(fixed, col, nil, false, true), f, 1, s))
+			if stack {
+				parts = append(parts, col)
+			} else {
+				parts = append(parts, g.Reshape(g.Gemm(fixed, col, nil, false, true), f, 1, s))
+			}
 		}
 	}
-	r := g.Concat(1, parts...) // [F, kh*kw, S]
+	var r *Value
+	if stack {
+		r = g.Reshape(g.Gemm(fixed, g.Concat(0, parts...), nil, false, true), f, kh*kw, s)
+	} else {
+		r = g.Concat(1, parts...) // [F, kh*kw, S]
+	}
 	if shiftDy {
 		r = g.Transpose(r, 2, 0, 1) // [M, C, kh*kw]
 	} else {
