@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/camelsvae/camelsvae/formats"
 )
 
 // Names of the artifacts' non-parameter inputs and outputs. Scalars cross the graph
@@ -253,32 +255,9 @@ func (v *VAE) WriteArtifacts(dir string, batch int, params [][]float32, meta map
 		return fmt.Errorf("graphs: %w", err)
 	}
 	for _, a := range arts {
-		if err := writeAtomic(filepath.Join(dir, a.Name), a.Model); err != nil {
-			return err
+		if err := formats.WriteFile(filepath.Join(dir, a.Name), a.Model); err != nil {
+			return fmt.Errorf("graphs: %w", err)
 		}
-	}
-	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("graphs: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	werr := f.Chmod(0o644)
-	if werr == nil {
-		_, werr = f.Write(data)
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("graphs: writing %s: %w", path, werr)
 	}
 	return nil
 }
