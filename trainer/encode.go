@@ -70,7 +70,11 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 		return nil, st, fmt.Errorf("encoder: %w (train or export the model first)", err)
 	}
 	outputs := []string{graphs.OutMu, graphs.OutLogvar}
-	sess, err := onnx.NewSession(model, []string{graphs.InX}, outputs, o.Config.Runtime)
+	// The loader's workers share the cores with ONNX Runtime here: spinning intra-op threads
+	// would take their CPU while they wait (measured: 5-10% more maps/s without spinning).
+	rt := o.Config.Runtime
+	rt.Spinning = false
+	sess, err := onnx.NewSession(model, []string{graphs.InX}, outputs, rt)
 	if err != nil {
 		return nil, st, fmt.Errorf("%s: %w", o.Encoder, err)
 	}
