@@ -23,10 +23,7 @@ func newPrepareCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, _ := cmd.Flags().GetString("out")
-			if run == "" {
-				run = defaultRunDir(cmd)
-			}
+			run := outRunDir(cmd)
 			d, err := trainer.Prepare(cmd.Context(), cfg, run)
 			if err != nil {
 				return err

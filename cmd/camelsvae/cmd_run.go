@@ -30,10 +30,7 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, _ := cmd.Flags().GetString("out")
-			if run == "" {
-				run = defaultRunDir(cmd)
-			}
+			run := outRunDir(cmd)
 			return runPipeline(cmd, cfg, run)
 		},
 	}

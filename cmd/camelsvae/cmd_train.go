@@ -35,10 +35,7 @@ func newTrainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, _ := cmd.Flags().GetString("out")
-			if run == "" {
-				run = defaultRunDir(cmd)
-			}
+			run := outRunDir(cmd)
 			resume, _ := cmd.Flags().GetBool("resume")
 			err = trainRun(cmd, cfg, run, resume)
 			if errors.Is(err, trainer.ErrInterrupted) {
@@ -125,8 +122,11 @@ func loadRunConfig(cmd *cobra.Command, run string) (configs.Config, error) {
 	return resolveConfig(path, cmd.Flags(), os.Environ())
 }
 
-// defaultRunDir is runs/<config file name without extension>, or runs/default.
-func defaultRunDir(cmd *cobra.Command) string {
+// outRunDir is --out, or runs/<config file name without extension> (runs/default).
+func outRunDir(cmd *cobra.Command) string {
+	if out, _ := cmd.Flags().GetString("out"); out != "" {
+		return out
+	}
 	name := "default"
 	if c := configArg(cmd); c != "" {
 		name = strings.TrimSuffix(filepath.Base(c), filepath.Ext(c))
