@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,11 +218,4 @@ func (s *stepper) destroy() {
 	for _, ss := range []*onnx.Session{s.train, s.opt, s.eval} {
 		ss.Destroy()
 	}
-}
-
-func jsonUnmarshal(path string, b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ package trainer
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -319,7 +320,10 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return jsonUnmarshal(path, b, v)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // sessionOf loads an artifact on the configured provider.

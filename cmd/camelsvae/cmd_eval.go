@@ -27,7 +27,8 @@ const (
 	noskipDir   = "noskip"
 )
 
-var channelNames = []string{"Mgas", "Vgas", "B"}
+// channelNames are the CMD fields in channel order.
+var channelNames = formats.Fields[:]
 
 func newPCACmd() *cobra.Command {
 	cmd := &cobra.Command{
