@@ -38,9 +38,11 @@ type State struct {
 	Arch string `json:"arch"`
 	// Elapsed is the training wall time in seconds up to this checkpoint.
 	Elapsed float64 `json:"elapsed_s"`
-	// Done and StopReason say the run finished (max epochs or early stopping).
-	Done       bool   `json:"done"`
-	StopReason string `json:"stop_reason,omitempty"`
+	// Done and StopReason say the run finished (max epochs or early stopping); EarlyStopped
+	// tells which, so that raising train.epochs can continue a run that only ran out of epochs.
+	Done         bool   `json:"done"`
+	EarlyStopped bool   `json:"early_stopped,omitempty"`
+	StopReason   string `json:"stop_reason,omitempty"`
 	// Weights names the .npz file that holds the tensors of this state.
 	Weights string `json:"weights"`
 }

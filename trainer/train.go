@@ -124,6 +124,10 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			t.V = append(t.V, make([]float32, len(p)))
 		}
 	}
+	if st.Done && !st.EarlyStopped && cfg.Train.Epochs > st.Epoch {
+		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
+		st.Done, st.StopReason = false, ""
+	}
 	if st.Done {
 		fmt.Fprintf(o.Log, "run %s already finished (%s)\n", o.Run, st.StopReason)
 		best, err := loadBest(o.Run, t)
@@ -227,7 +231,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			st.BadEpochs++
 		}
 		if cfg.Train.Patience > 0 && st.BadEpochs >= cfg.Train.Patience {
-			st.Done, st.StopReason = true, fmt.Sprintf("early stopping: no validation improvement for %d epochs (best %.6f at epoch %d)", st.BadEpochs, st.BestLoss, st.BestEpoch)
+			st.Done, st.EarlyStopped, st.StopReason = true, true, fmt.Sprintf("early stopping: no validation improvement for %d epochs (best %.6f at epoch %d)", st.BadEpochs, st.BestLoss, st.BestEpoch)
 		} else if epoch == cfg.Train.Epochs {
 			st.Done, st.StopReason = true, fmt.Sprintf("reached %d epochs (best %.6f at epoch %d)", epoch, st.BestLoss, st.BestEpoch)
 		}

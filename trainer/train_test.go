@@ -276,3 +276,32 @@ func TestNaNStops(t *testing.T) {
 		t.Errorf("the run directory lacks its training artifacts: %v", err)
 	}
 }
+
+// TestCrashDuringCheckpoint simulates a process killed while writing the epoch-2 checkpoint:
+// a half-written temporary file and an .npz whose JSON never came. The previous checkpoint
+// is still the latest, and resuming from it works.
+func TestCrashDuringCheckpoint(t *testing.T) {
+	setup(t)
+	c := tinyConfig()
+	c.Train.Epochs = 1
+	tr, val := feeds(c)
+	dir := t.TempDir()
+	if _, err := Train(context.Background(), Options{Config: c, Run: dir, Train: tr, Val: val}); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "checkpoints")
+	good, _ := os.ReadFile(filepath.Join(ck, "epoch-00001.npz"))
+	for name, b := range map[string][]byte{".epoch-00002.npz.tmp123": good[:len(good)/3], "epoch-00002.npz": good[:len(good)/2]} {
+		if err := os.WriteFile(filepath.Join(ck, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tag, _ := LatestCheckpoint(dir); tag != "epoch-00001" {
+		t.Fatalf("latest checkpoint %q after a crash, want epoch-00001", tag)
+	}
+	c.Train.Epochs = 2
+	res, err := Train(context.Background(), Options{Config: c, Run: dir, Resume: true, Train: tr, Val: val})
+	if err != nil || len(res.Metrics) != 2 {
+		t.Fatalf("resume after a crash: %v", err)
+	}
+}
