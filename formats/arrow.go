@@ -90,14 +90,9 @@ func NewBatchRecord(mem memory.Allocator, schema *arrow.Schema, x *memory.Buffer
 	xa := array.NewFixedSizeListData(xd)
 	defer xa.Release()
 
-	sb := array.NewStringBuilder(mem)
-	defer sb.Release()
-	sb.AppendValues(cols.Set, nil)
-	sa := sb.NewArray()
+	sa, simA, mapA := idColumns(mem, cols.Set, cols.Sim, cols.Map)
 	defer sa.Release()
-	simA := newInt32(mem, cols.Sim)
 	defer simA.Release()
-	mapA := newInt32(mem, cols.Map)
 	defer mapA.Release()
 	vb := array.NewInt8Builder(mem)
 	defer vb.Release()
@@ -111,6 +106,14 @@ func NewBatchRecord(mem memory.Allocator, schema *arrow.Schema, x *memory.Buffer
 	pa := newFSL(mem, 6, flat)
 	defer pa.Release()
 	return array.NewRecordBatch(schema, []arrow.Array{xa, sa, simA, mapA, va, pa}, int64(n)), nil
+}
+
+// idColumns builds the set, sim and map columns that batch and latent records share.
+func idColumns(mem memory.Allocator, set []string, sim, mp []int32) (sa, simA, mapA arrow.Array) {
+	sb := array.NewStringBuilder(mem)
+	defer sb.Release()
+	sb.AppendValues(set, nil)
+	return sb.NewArray(), newInt32(mem, sim), newInt32(mem, mp)
 }
 
 func newInt32(mem memory.Allocator, v []int32) arrow.Array {
@@ -194,14 +197,9 @@ func NewLatentRecord(mem memory.Allocator, t *Latents) (arrow.RecordBatch, error
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	sb := array.NewStringBuilder(mem)
-	defer sb.Release()
-	sb.AppendValues(t.Set, nil)
-	sa := sb.NewArray()
+	sa, simA, mapA := idColumns(mem, t.Set, t.Sim, t.Map)
 	defer sa.Release()
-	simA := newInt32(mem, t.Sim)
 	defer simA.Release()
-	mapA := newInt32(mem, t.Map)
 	defer mapA.Release()
 	flat := make([]float32, 0, 6*len(t.Params))
 	for _, p := range t.Params {
