@@ -189,9 +189,9 @@ func (f *cutFeed) Epoch(ctx context.Context, epoch, skip int, fn func([]float32,
 	})
 }
 
-// TestResumeRefusals: another architecture, and a corrupt checkpoint, are one-line errors and
-// nothing is overwritten.
-func TestResumeRefusals(t *testing.T) {
+// oneEpochRun trains the tiny model for one epoch into a new run directory.
+func oneEpochRun(t *testing.T) (configs.Config, Feed, Feed, string) {
+	t.Helper()
 	setup(t)
 	c := tinyConfig()
 	c.Train.Epochs = 1
@@ -200,6 +200,13 @@ func TestResumeRefusals(t *testing.T) {
 	if _, err := Train(context.Background(), Options{Config: c, Run: dir, Train: tr, Val: val}); err != nil {
 		t.Fatal(err)
 	}
+	return c, tr, val, dir
+}
+
+// TestResumeRefusals: another architecture, and a corrupt checkpoint, are one-line errors and
+// nothing is overwritten.
+func TestResumeRefusals(t *testing.T) {
+	c, tr, val, dir := oneEpochRun(t)
 	other := c
 	other.Model.Latent = 16
 	_, err := Train(context.Background(), Options{Config: other, Run: dir, Resume: true, Train: tr, Val: val})
@@ -281,14 +288,7 @@ func TestNaNStops(t *testing.T) {
 // a half-written temporary file and an .npz whose JSON never came. The previous checkpoint
 // is still the latest, and resuming from it works.
 func TestCrashDuringCheckpoint(t *testing.T) {
-	setup(t)
-	c := tinyConfig()
-	c.Train.Epochs = 1
-	tr, val := feeds(c)
-	dir := t.TempDir()
-	if _, err := Train(context.Background(), Options{Config: c, Run: dir, Train: tr, Val: val}); err != nil {
-		t.Fatal(err)
-	}
+	c, tr, val, dir := oneEpochRun(t)
 	ck := filepath.Join(dir, "checkpoints")
 	good, _ := os.ReadFile(filepath.Join(ck, "epoch-00001.npz"))
 	for name, b := range map[string][]byte{".epoch-00002.npz.tmp123": good[:len(good)/3], "epoch-00002.npz": good[:len(good)/2]} {
