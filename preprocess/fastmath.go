@@ -12,7 +12,9 @@ import (
 // the first pixel it does not take (non-finite, not > 0 for ln, |x| outside [0.5, 2^25)
 // for asinh) and returns its index, so that the branchy handling stays out of the loop.
 // Go does not vectorise, so these are scalar; what keeps them short is one table load
-// per pixel, a cubic, and no division.
+// per pixel, a cubic, and no division. On amd64 with AVX2 each first runs an assembly
+// version (fastmath_amd64.s) that does the same float64 operations in the same order on 8
+// pixels at a time, so the results do not depend on the CPU; the Go loop takes the rest.
 
 const (
 	lnBits = 7
@@ -40,9 +42,13 @@ var lnTab = func() (t [lnN]struct{ invc, logc float64 }) {
 // lnKernel is ln(x)*a + b with a and b folded into its table: y = k ln2 a + (ln c_i a + b)
 // + a ln(1 + r). Build it once per channel (lnN entries) and run it on many rows.
 type lnKernel struct {
-	tab   [lnN]struct{ invc, c0 float64 }
+	tab   [lnN]lnEntry
 	a, la float64
 }
+
+// lnEntry is one lnKernel table entry: 1/c_i and ln(c_i)*a + b (the layout the assembly
+// gathers from).
+type lnEntry struct{ invc, c0 float64 }
 
 func (kn *lnKernel) init(a, b float64) {
 	for i, e := range lnTab {
@@ -59,8 +65,12 @@ func (kn *lnKernel) init(a, b float64) {
 func (kn *lnKernel) row(dst, src []float32) int {
 	dst = dst[:len(src)]
 	a, la := kn.a, kn.la
-	for i, v := range src {
-		ix := math.Float32bits(v)
+	i0 := 0
+	if useAVX2 && len(src) >= 8 {
+		i0 = lnRowAVX2(&kn.tab, &dst[0], &src[0], len(src)&^7, a, la)
+	}
+	for i := i0; i < len(src); i++ {
+		ix := math.Float32bits(src[i])
 		// Positive normal finite float32s are the bit patterns 0x00800000 .. 0x7f7fffff.
 		if ix-0x00800000 >= 0x7f000000 {
 			return i
@@ -100,8 +110,12 @@ func asinhCentre(ix uint32) float32 {
 // with |x| outside [0.5, 2^25) (small, huge or not finite; the caller takes it), or len(src).
 func asinhRow(tab *[asinhN][4]float64, dst, src []float32, a, b float64) int {
 	dst = dst[:len(src)]
-	for i, v := range src {
-		ix := math.Float32bits(v)
+	i0 := 0
+	if useAVX2 && len(src) >= 8 {
+		i0 = asinhRowAVX2(tab, &dst[0], &src[0], len(src)&^7, a, b)
+	}
+	for i := i0; i < len(src); i++ {
+		ix := math.Float32bits(src[i])
 		ax := ix & 0x7fffffff
 		j := ax - 0x3f000000
 		if j >= asinhN<<(23-lnBits) {
@@ -121,7 +135,12 @@ func asinhRow(tab *[asinhN][4]float64, dst, src []float32, a, b float64) int {
 // value, or len(src).
 func linRow(dst, src []float32, a, b float64) int {
 	dst = dst[:len(src)]
-	for i, v := range src {
+	i0 := 0
+	if useAVX2 && len(src) >= 8 {
+		i0 = linRowAVX2(&dst[0], &src[0], len(src)&^7, a, b)
+	}
+	for i := i0; i < len(src); i++ {
+		v := src[i]
 		if math.Float32bits(v)&0x7fffffff >= 0x7f800000 {
 			return i
 		}

@@ -1,0 +1,26 @@
+//go:build amd64 && !purego
+
+package preprocess
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the AVX2 row kernels of fastmath_amd64.s, which give the same bits as the
+// pure-Go ones 8 pixels at a time. Tests clear it to run the pure-Go path.
+var useAVX2 = cpu.X86.HasAVX2
+
+// lnRowAVX2 is lnKernel.row's loop over src[:n] (n a multiple of 8), with la = ln2*a. It
+// stops before the first 8-pixel block holding a value row does not take and returns how
+// many pixels it wrote.
+//
+//go:noescape
+func lnRowAVX2(tab *[lnN]lnEntry, dst, src *float32, n int, a, la float64) int
+
+// asinhRowAVX2 is asinhRow's loop over src[:n] (n a multiple of 8); it stops as lnRowAVX2.
+//
+//go:noescape
+func asinhRowAVX2(tab *[asinhN][4]float64, dst, src *float32, n int, a, b float64) int
+
+// linRowAVX2 is linRow's loop over src[:n] (n a multiple of 8); it stops as lnRowAVX2.
+//
+//go:noescape
+func linRowAVX2(dst, src *float32, n int, a, b float64) int

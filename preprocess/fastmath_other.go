@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package preprocess
+
+// useAVX2 is false off amd64 (or with the purego tag): the pure-Go kernels run.
+var useAVX2 = false
+
+func lnRowAVX2(tab *[lnN]lnEntry, dst, src *float32, n int, a, la float64) int { return 0 }
+
+func asinhRowAVX2(tab *[asinhN][4]float64, dst, src *float32, n int, a, b float64) int {
+	return 0
+}
+
+func linRowAVX2(dst, src *float32, n int, a, b float64) int { return 0 }
