@@ -187,10 +187,7 @@ func (t Transform) affineVariant(dst, src, tile []float32, n int, v Variant, flo
 				return floored, bv
 			}
 			if step == -1 {
-				d := dst[base-n+1 : base+1]
-				for j, x := range row {
-					d[n-1-j] = x
-				}
+				reverseInto(dst[base-n+1:base+1], row)
 			}
 		}
 		return floored, nil
@@ -205,22 +202,7 @@ func (t Transform) affineVariant(dst, src, tile []float32, n int, v Variant, flo
 		if dc < 0 {
 			lo -= rows - 1
 		}
-		for r := 0; r < n; r++ {
-			j := r
-			if dir < 0 {
-				j = n - 1 - r
-			}
-			seg := src[r*n+lo : r*n+lo+rows]
-			if dc > 0 {
-				for ii, x := range seg {
-					tile[ii*ts+j] = x
-				}
-			} else {
-				for ii, x := range seg {
-					tile[(rows-1-ii)*ts+j] = x
-				}
-			}
-		}
+		gatherColumns(tile, src, n, lo, rows, dc, dir)
 		for ii := 0; ii < rows; ii++ {
 			i := i0 + ii
 			f, bv := k.apply(dst[i*n:i*n+n], tile[ii*ts:ii*ts+n])
@@ -231,6 +213,63 @@ func (t Transform) affineVariant(dst, src, tile []float32, n int, v Variant, flo
 		}
 	}
 	return floored, nil
+}
+
+// reverseInto writes d[len(d)-1-j] = row[j].
+func reverseInto(d, row []float32) {
+	n := len(row)
+	d = d[:n]
+	j0 := 0
+	if useAVX2 && n >= 8 {
+		j0 = n &^ 7
+		reverseAVX2(&d[n-j0], &row[0], j0)
+	}
+	for j := j0; j < n; j++ {
+		d[n-1-j] = row[j]
+	}
+}
+
+// gatherColumns fills tile row ii (stride n + tilePad) with source column lo + ii (dc > 0)
+// or lo + rows-1-ii (dc < 0) of the n x n map src, running down the source rows (dir > 0)
+// or up them (dir < 0). With AVX2 and n a multiple of 8 it moves 8x8 blocks through
+// registers; otherwise it stores one value at a time, striding across the tile rows.
+func gatherColumns(tile, src []float32, n, lo, rows, dc, dir int) {
+	ts := n + tilePad
+	_ = tile[(rows-1)*ts+n-1]
+	_ = src[(n-1)*n+lo+rows-1]
+	if useAVX2 && n%8 == 0 && rows%8 == 0 {
+		for sub := 0; sub < rows; sub += 8 {
+			// Tile rows for source columns c .. c+7, and the step between them.
+			c, row0, ds := lo+sub, sub, ts
+			if dc < 0 {
+				row0, ds = rows-1-sub, -ts
+			}
+			for r := 0; r < n; r += 8 {
+				if dir > 0 { // source row r+p goes to tile column r+p
+					transpose8AVX2(&tile[row0*ts+r], ds, &src[r*n+c], n)
+				} else { // source row r+7-p goes to tile column n-8-r+p
+					transpose8AVX2(&tile[row0*ts+n-8-r], ds, &src[(r+7)*n+c], -n)
+				}
+			}
+		}
+		return
+	}
+	for r := 0; r < n; r++ {
+		j := r
+		if dir < 0 {
+			j = n - 1 - r
+		}
+		seg := src[r*n+lo : r*n+lo+rows]
+		if dc > 0 {
+			for ii, x := range seg {
+				tile[ii*ts+j] = x
+			}
+		} else {
+			for ii, x := range seg {
+				tile[(rows-1-ii)*ts+j] = x
+			}
+		}
+	}
 }
 
 // firstBad rescans src row by row for the first value k refuses, to report it (and the

@@ -24,3 +24,14 @@ func asinhRowAVX2(tab *[asinhN][4]float64, dst, src *float32, n int, a, b float6
 //
 //go:noescape
 func linRowAVX2(dst, src *float32, n int, a, b float64) int
+
+// reverseAVX2 writes dst[n-1-i] = src[i] for i < n, n a multiple of 8.
+//
+//go:noescape
+func reverseAVX2(dst, src *float32, n int)
+
+// transpose8AVX2 writes dst[q*ds+p] = src[p*ss+q] for p, q < 8 (strides in float32s, either
+// sign): one 8x8 block of a column variant's gather.
+//
+//go:noescape
+func transpose8AVX2(dst *float32, ds int, src *float32, ss int)

@@ -214,3 +214,102 @@ linDone:
 	VZEROUPPER
 	MOVQ AX, ret+40(FP)
 	RET
+
+DATA revIdx<>+0(SB)/4, $7
+DATA revIdx<>+4(SB)/4, $6
+DATA revIdx<>+8(SB)/4, $5
+DATA revIdx<>+12(SB)/4, $4
+DATA revIdx<>+16(SB)/4, $3
+DATA revIdx<>+20(SB)/4, $2
+DATA revIdx<>+24(SB)/4, $1
+DATA revIdx<>+28(SB)/4, $0
+GLOBL revIdx<>(SB), RODATA|NOPTR, $32
+
+// func reverseAVX2(dst, src *float32, n int)
+// dst[n-1-i] = src[i] for i < n, n a multiple of 8.
+TEXT ·reverseAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVDQU revIdx<>(SB), Y15
+	LEAQ -32(DI)(CX*4), DI // dst's last block
+	XORQ AX, AX
+
+revLoop:
+	CMPQ AX, CX
+	JGE  revDone
+	VPERMD (SI)(AX*4), Y15, Y0
+	VMOVDQU Y0, (DI)
+	SUBQ $32, DI
+	ADDQ $8, AX
+	JMP  revLoop
+
+revDone:
+	VZEROUPPER
+	RET
+
+// func transpose8AVX2(dst *float32, ds int, src *float32, ss int)
+// dst[q*ds+p] = src[p*ss+q] for p, q < 8; the strides count float32s and may be negative.
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ ss+24(FP), CX
+	SHLQ $2, DX
+	SHLQ $2, CX
+	VMOVUPS (SI), Y0
+	ADDQ CX, SI
+	VMOVUPS (SI), Y1
+	ADDQ CX, SI
+	VMOVUPS (SI), Y2
+	ADDQ CX, SI
+	VMOVUPS (SI), Y3
+	ADDQ CX, SI
+	VMOVUPS (SI), Y4
+	ADDQ CX, SI
+	VMOVUPS (SI), Y5
+	ADDQ CX, SI
+	VMOVUPS (SI), Y6
+	ADDQ CX, SI
+	VMOVUPS (SI), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xee, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xee, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xee, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS Y8, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y9, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y10, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y11, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y12, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y13, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y14, (DI)
+	ADDQ DX, DI
+	VMOVUPS Y15, (DI)
+	VZEROUPPER
+	RET

@@ -12,3 +12,7 @@ func asinhRowAVX2(tab *[asinhN][4]float64, dst, src *float32, n int, a, b float6
 }
 
 func linRowAVX2(dst, src *float32, n int, a, b float64) int { return 0 }
+
+func reverseAVX2(dst, src *float32, n int) {}
+
+func transpose8AVX2(dst *float32, ds int, src *float32, ss int) {}
