@@ -14,7 +14,8 @@ import (
 // Go does not vectorise, so these are scalar; what keeps them short is one table load
 // per pixel, a cubic, and no division. On amd64 with AVX2 each first runs an assembly
 // version (fastmath_amd64.s) that does the same float64 operations in the same order on 8
-// pixels at a time, so the results do not depend on the CPU; the Go loop takes the rest.
+// pixels at a time (AVX-512 where the CPU has it), so the results do not depend on the
+// CPU; the Go loop takes the rest.
 
 const (
 	lnBits = 7
@@ -66,7 +67,9 @@ func (kn *lnKernel) row(dst, src []float32) int {
 	dst = dst[:len(src)]
 	a, la := kn.a, kn.la
 	i0 := 0
-	if useAVX2 && len(src) >= 8 {
+	if useAVX512 && len(src) >= 8 {
+		i0 = lnRowAVX512(&kn.tab, &dst[0], &src[0], len(src)&^7, a, la)
+	} else if useAVX2 && len(src) >= 8 {
 		i0 = lnRowAVX2(&kn.tab, &dst[0], &src[0], len(src)&^7, a, la)
 	}
 	for i := i0; i < len(src); i++ {
@@ -111,7 +114,9 @@ func asinhCentre(ix uint32) float32 {
 func asinhRow(tab *[asinhN][4]float64, dst, src []float32, a, b float64) int {
 	dst = dst[:len(src)]
 	i0 := 0
-	if useAVX2 && len(src) >= 8 {
+	if useAVX512 && len(src) >= 8 {
+		i0 = asinhRowAVX512(tab, &dst[0], &src[0], len(src)&^7, a, b)
+	} else if useAVX2 && len(src) >= 8 {
 		i0 = asinhRowAVX2(tab, &dst[0], &src[0], len(src)&^7, a, b)
 	}
 	for i := i0; i < len(src); i++ {

@@ -8,6 +8,10 @@ import "golang.org/x/sys/cpu"
 // pure-Go ones 8 pixels at a time. Tests clear it to run the pure-Go path.
 var useAVX2 = cpu.X86.HasAVX2
 
+// useAVX512 selects the AVX-512 versions of the ln and asinh kernels (same bits again, one
+// 8-lane float64 register per 8 pixels). Tests clear it to run the AVX2 ones.
+var useAVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F
+
 // lnRowAVX2 is lnKernel.row's loop over src[:n] (n a multiple of 8), with la = ln2*a. It
 // stops before the first 8-pixel block holding a value row does not take and returns how
 // many pixels it wrote.
@@ -35,3 +39,13 @@ func reverseAVX2(dst, src *float32, n int)
 //
 //go:noescape
 func transpose8AVX2(dst *float32, ds int, src *float32, ss int)
+
+// lnRowAVX512 is lnRowAVX2 on AVX-512.
+//
+//go:noescape
+func lnRowAVX512(tab *[lnN]lnEntry, dst, src *float32, n int, a, la float64) int
+
+// asinhRowAVX512 is asinhRowAVX2 on AVX-512.
+//
+//go:noescape
+func asinhRowAVX512(tab *[asinhN][4]float64, dst, src *float32, n int, a, b float64) int

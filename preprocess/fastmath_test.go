@@ -9,10 +9,25 @@ import (
 // withPureGo runs f with the assembly kernels switched off, then restores the setting.
 // Tests that call it must not run in parallel with others.
 func withPureGo(f func()) {
-	saved := useAVX2
-	useAVX2 = false
-	defer func() { useAVX2 = saved }()
+	saved, saved512 := useAVX2, useAVX512
+	useAVX2, useAVX512 = false, false
+	defer func() { useAVX2, useAVX512 = saved, saved512 }()
 	f()
+}
+
+// eachAssemblyLevel runs f once per assembly path this CPU has (AVX-512 then AVX2 alone),
+// named for t.Run, and skips when there is none.
+func eachAssemblyLevel(t *testing.T, f func(t *testing.T)) {
+	if !useAVX2 {
+		t.Skip("no assembly kernels on this CPU or architecture")
+	}
+	saved512 := useAVX512
+	defer func() { useAVX512 = saved512 }()
+	if saved512 {
+		t.Run("avx512", f)
+	}
+	useAVX512 = false
+	t.Run("avx2", f)
 }
 
 // kernelInputs returns float32s over the whole range: random bit patterns (every sign,
@@ -71,10 +86,9 @@ func runRows(row func(dst, src []float32) int, src []float32) ([]uint32, []int) 
 // TestKernelsAssemblyMatchesGo checks that the assembly row kernels give the same bits and
 // refuse the same pixels as the pure-Go ones, for every transform, at several (a, b) and at
 // every start offset within a block.
-func TestKernelsAssemblyMatchesGo(t *testing.T) {
-	if !useAVX2 {
-		t.Skip("no assembly kernels on this CPU or architecture")
-	}
+func TestKernelsAssemblyMatchesGo(t *testing.T) { eachAssemblyLevel(t, testKernelsAssemblyMatchesGo) }
+
+func testKernelsAssemblyMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	src := kernelInputs(rng)
 	for _, ab := range [][2]float64{{1, 0}, {0.7, -3}, {invLn10 / 1.3, -10.4 / 1.3}, {-2.5e3, 1e5}} {
@@ -112,6 +126,18 @@ func TestKernelsAssemblyMatchesGo(t *testing.T) {
 	}
 }
 
+// TestAVX2Only runs the accuracy and loader reference tests with the AVX2 kernels alone, the
+// path of CPUs without AVX-512.
+func TestAVX2Only(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("AVX2 is already the default path here")
+	}
+	useAVX512 = false
+	defer func() { useAVX512 = true }()
+	t.Run("accuracy", TestTransformAccuracy)
+	t.Run("reference", TestNormalizedReference)
+}
+
 // TestPureGoFallback runs the accuracy and fused-variant tests on the pure-Go kernels, the
 // path other CPUs and architectures take.
 func TestPureGoFallback(t *testing.T) {
@@ -125,10 +151,9 @@ func TestPureGoFallback(t *testing.T) {
 // TestVariantsAssemblyMatchesGo checks the fused pass with the assembly reversal and 8x8
 // column transposes against the pure-Go path, bit for bit, for every variant and transform
 // at sides that are and are not multiples of 8 and 16.
-func TestVariantsAssemblyMatchesGo(t *testing.T) {
-	if !useAVX2 {
-		t.Skip("no assembly kernels on this CPU or architecture")
-	}
+func TestVariantsAssemblyMatchesGo(t *testing.T) { eachAssemblyLevel(t, testVariantsAssemblyMatchesGo) }
+
+func testVariantsAssemblyMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	all, _ := Variants("d4")
 	for _, n := range []int{8, 13, 24, 40, 256} {
