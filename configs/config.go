@@ -170,6 +170,36 @@ type Runtime struct {
 	Profile string `mapstructure:"profile" yaml:"profile"`
 	// CudnnConvAlgoSearch: EXHAUSTIVE, HEURISTIC or DEFAULT.
 	CudnnConvAlgoSearch string `mapstructure:"cudnn_conv_algo_search" yaml:"cudnn_conv_algo_search"`
+	// CudaArenaExtend is the CUDA memory arena's growth: kNextPowerOfTwo or kSameAsRequested.
+	CudaArenaExtend string `mapstructure:"cuda_arena_extend_strategy" yaml:"cuda_arena_extend_strategy"`
+	// CudaMemLimitMB caps the CUDA arena (0: no limit).
+	CudaMemLimitMB int `mapstructure:"cuda_mem_limit_mb" yaml:"cuda_mem_limit_mb"`
+	// WebGPULayout is the tensor layout the WebGPU provider computes in: NCHW (our graphs'
+	// own, no transposes) or NHWC (ONNX Runtime's default for WebGPU).
+	WebGPULayout string `mapstructure:"webgpu_layout" yaml:"webgpu_layout"`
+	// WebGPUValidation is Dawn's validation: disabled, wgpuOnly, basic or full.
+	WebGPUValidation string `mapstructure:"webgpu_validation" yaml:"webgpu_validation"`
+	// WebGPUGraphCapture records the GPU commands of a run once and replays them.
+	WebGPUGraphCapture bool `mapstructure:"webgpu_graph_capture" yaml:"webgpu_graph_capture"`
+	// ProviderOptions passes further execution-provider options verbatim, as
+	// "key=value,key=value" (ONNX Runtime's names, case kept).
+	ProviderOptions string `mapstructure:"provider_options" yaml:"provider_options"`
+}
+
+// ExtraProviderOptions parses ProviderOptions.
+func (r Runtime) ExtraProviderOptions() (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(r.ProviderOptions) == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(r.ProviderOptions, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("runtime.provider_options: %q is not key=value", strings.TrimSpace(kv))
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Default returns the study's settings (STUDY.md) with CPU runtime defaults.
@@ -195,9 +225,10 @@ func Default() Config {
 			Epochs: 200, Batch: 16, LR: 3e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Patience: 20,
 			KeepLast: 3, EvalBatch: 32,
 		},
-		PCA:     PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4, Engine: "auto"},
-		Eval:    Eval{GridMaps: 4, Clusters: 5, Ridge: 0, PSNRTargetRange: true, NoSkipBaseline: true},
-		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE"},
+		PCA:  PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4, Engine: "auto"},
+		Eval: Eval{GridMaps: 4, Clusters: 5, Ridge: 0, PSNRTargetRange: true, NoSkipBaseline: true},
+		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE",
+			CudaArenaExtend: "kNextPowerOfTwo", WebGPULayout: "NCHW", WebGPUValidation: "basic"},
 	}
 }
 
@@ -342,6 +373,13 @@ func (c *Config) Validate() error {
 	nonneg("runtime.device_id", r.DeviceID)
 	nonneg("runtime.intra_op_threads", r.IntraOpThreads)
 	oneOf("runtime.cudnn_conv_algo_search", r.CudnnConvAlgoSearch, "EXHAUSTIVE", "HEURISTIC", "DEFAULT")
+	oneOf("runtime.cuda_arena_extend_strategy", r.CudaArenaExtend, "kNextPowerOfTwo", "kSameAsRequested")
+	nonneg("runtime.cuda_mem_limit_mb", r.CudaMemLimitMB)
+	oneOf("runtime.webgpu_layout", r.WebGPULayout, "NCHW", "NHWC")
+	oneOf("runtime.webgpu_validation", r.WebGPUValidation, "disabled", "wgpuOnly", "basic", "full")
+	if _, err := r.ExtraProviderOptions(); err != nil {
+		errs = append(errs, err.Error())
+	}
 
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))

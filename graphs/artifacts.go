@@ -67,9 +67,21 @@ func (v *VAE) TrainStep(batch int) (Artifact, error) {
 	if batch <= 0 {
 		panic(fmt.Sprintf("graphs: TrainStep batch must be > 0, got %d", batch))
 	}
-	g := NewGraph("train_step")
-	p := v.inputParams(g)
-	b := int64(batch)
+	g := v.newGraph("train_step")
+	l, _, grads, err := v.trainGraph(g, v.inputParams(g), int64(batch))
+	if err != nil {
+		return Artifact{}, fmt.Errorf("train_step: %w", err)
+	}
+	v.lossOutputs(g, l)
+	for i, s := range v.specs {
+		g.Output(GradPrefix+s.Name, grads[i])
+	}
+	return finish("train_step.onnx", g)
+}
+
+// trainGraph adds x, eps and kl_weight, the forward pass with z = mu + exp(logvar/2)·eps, the
+// losses, and the gradients of the total with respect to p (returned in Params order with p).
+func (v *VAE) trainGraph(g *Graph, p paramValues, b int64) (Losses, []*Value, []*Value, error) {
 	x := g.Input(InX, b, Channels, v.size, v.size)
 	eps := g.Input(InEps, b, v.latent)
 	klw := g.Input(InKLWeight, 1)
@@ -84,14 +96,14 @@ func (v *VAE) TrainStep(batch int) (Artifact, error) {
 		wrt[i] = p[s.Name]
 	}
 	grads, err := g.Grad(l.Total, wrt)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("train_step: %w", err)
-	}
-	v.lossOutputs(g, l)
-	for i, s := range v.specs {
-		g.Output(GradPrefix+s.Name, grads[i])
-	}
-	return finish("train_step.onnx", g)
+	return l, wrt, grads, err
+}
+
+// newGraph starts a graph lowered for the provider the config runs on.
+func (v *VAE) newGraph(name string) *Graph {
+	g := NewGraph(name)
+	g.Target = v.target
+	return g
 }
 
 func (v *VAE) lossOutputs(g *Graph, l Losses) {
@@ -109,7 +121,7 @@ func (v *VAE) EvalStep(batch int) (Artifact, error) {
 	if batch <= 0 {
 		b = -1
 	}
-	g := NewGraph("eval_step")
+	g := v.newGraph("eval_step")
 	p := v.inputParams(g)
 	x := g.Input(InX, b, Channels, v.size, v.size)
 	klw := g.Input(InKLWeight, 1)
@@ -132,25 +144,37 @@ func (v *VAE) EvalStep(batch int) (Artifact, error) {
 // Params order), step [1] (t, 1-based) and lr [1]. Outputs: new.<name>, new_m.<name>,
 // new_v.<name>, grouped the same way. Betas and eps come from train.beta1/beta2/eps.
 func (v *VAE) Optimizer() (Artifact, error) {
-	g := NewGraph("optimizer")
+	g := v.newGraph("optimizer")
 	n := len(v.specs)
-	ps, gs, ms, vs := make([]*Value, n), make([]*Value, n), make([]*Value, n), make([]*Value, n)
+	ps, gs := make([]*Value, n), make([]*Value, n)
 	for i, s := range v.specs {
 		ps[i] = g.Input(s.Name, s.Shape...)
 	}
 	for i, s := range v.specs {
 		gs[i] = g.Input(GradPrefix+s.Name, s.Shape...)
 	}
-	for i, s := range v.specs {
-		ms[i] = g.Input(MPrefix+s.Name, s.Shape...)
+	ms, vs := v.momentInputs(g)
+	v.adam(g, ps, gs, ms, vs, g.Input(InStep, 1), g.Input(InLR, 1))
+	return finish("optimizer.onnx", g)
+}
+
+// momentInputs adds the inputs m.<name> then v.<name>, each group in Params order.
+func (v *VAE) momentInputs(g *Graph) (ms, vs []*Value) {
+	for _, s := range v.specs {
+		ms = append(ms, g.Input(MPrefix+s.Name, s.Shape...))
 	}
-	for i, s := range v.specs {
-		vs[i] = g.Input(VPrefix+s.Name, s.Shape...)
+	for _, s := range v.specs {
+		vs = append(vs, g.Input(VPrefix+s.Name, s.Shape...))
 	}
-	step := g.Input(InStep, 1)
-	lr := g.Input(InLR, 1)
+	return ms, vs
+}
+
+// adam adds one Adam step and the outputs new.<name>, new_m.<name>, new_v.<name>.
+func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
+	n := len(v.specs)
 	b1, b2 := float32(v.train.Beta1), float32(v.train.Beta2)
-	g.Scope("adam")
+	old := g.Scope("adam")
+	defer g.Scope(old)
 	one := g.Scalar(1)
 	bc1 := g.Sub(one, g.Pow(g.Scalar(b1), step))
 	bc2 := g.Sqrt(g.Sub(one, g.Pow(g.Scalar(b2), step)))
@@ -176,14 +200,34 @@ func (v *VAE) Optimizer() (Artifact, error) {
 	for i, s := range v.specs {
 		g.Output(NewVPrefix+s.Name, nv[i])
 	}
-	return finish("optimizer.onnx", g)
+}
+
+// FusedStep builds step.onnx, train_step and the optimizer in one graph, so that one run
+// takes a whole training step and the gradients never leave the runtime: the graph an
+// accelerator wants, where parameters and moments can stay in device memory between runs.
+// Inputs: every parameter, m.<name>, v.<name>, x, eps, kl_weight, step, lr. Outputs: loss,
+// mse, ssim, kl, then new.<name>, new_m.<name>, new_v.<name> as Optimizer's.
+func (v *VAE) FusedStep(batch int) (Artifact, error) {
+	if batch <= 0 {
+		panic(fmt.Sprintf("graphs: FusedStep batch must be > 0, got %d", batch))
+	}
+	g := v.newGraph("step")
+	p := v.inputParams(g)
+	ms, vs := v.momentInputs(g)
+	l, ps, grads, err := v.trainGraph(g, p, int64(batch))
+	if err != nil {
+		return Artifact{}, fmt.Errorf("step: %w", err)
+	}
+	v.lossOutputs(g, l)
+	v.adam(g, ps, grads, ms, vs, g.Input(InStep, 1), g.Input(InLR, 1))
+	return finish("step.onnx", g)
 }
 
 // Encoder builds encoder.onnx with the weights baked in: x [N,3,S,S] -> mu, logvar [N,L],
 // plus h1..h4 when the model has skips (the decoder needs them). meta is recorded in the
 // model's metadata_props (e.g. the normalisation statistics).
 func (v *VAE) Encoder(params [][]float32, meta map[string]string) (Artifact, error) {
-	g := NewGraph("encoder")
+	g := v.newGraph("encoder")
 	p := v.bakedParams(g, params)
 	x := g.Input(InX, -1, Channels, v.size, v.size)
 	mu, logvar, h := v.encode(g, p, x)
@@ -201,7 +245,7 @@ func (v *VAE) Encoder(params [][]float32, meta map[string]string) (Artifact, err
 // Decoder builds decoder.onnx with the weights baked in: z [N,L] (and h1..h4 [N,C_i,S/2^i,
 // S/2^i] when the model has skips) -> recon [N,3,S,S].
 func (v *VAE) Decoder(params [][]float32, meta map[string]string) (Artifact, error) {
-	g := NewGraph("decoder")
+	g := v.newGraph("decoder")
 	p := v.bakedParams(g, params)
 	z := g.Input(InZ, -1, v.latent)
 	var h []*Value

@@ -153,6 +153,30 @@ type Graph struct {
 	scope   string
 	err     error
 	Meta    map[string]string // written as the model's metadata_props, sorted by key
+	// Target chooses how Model lowers nodes for the runtime that will run them: TargetCPU
+	// (the default) or TargetGPU. The graph and its gradients are the same for both.
+	Target Target
+}
+
+// Target is the kind of execution provider a written model is tuned for.
+type Target int
+
+const (
+	// TargetCPU writes small ConvTransposes as MatMul + Col2Im and gradient sums as Sum:
+	// both are faster on ORT's CPU provider.
+	TargetCPU Target = iota
+	// TargetGPU writes only ops the WebGPU provider implements: ConvTranspose stays itself
+	// and Sum becomes a chain of Adds (WebGPU has no Col2Im or Sum kernel, so those nodes
+	// would run on the CPU with copies either side).
+	TargetGPU
+)
+
+// TargetFor maps a runtime.provider to the lowering its sessions want.
+func TargetFor(provider string) Target {
+	if provider == "" || provider == "cpu" {
+		return TargetCPU
+	}
+	return TargetGPU
 }
 
 // NewGraph starts an empty graph.
@@ -484,6 +508,9 @@ const smallConvTranspose = 16
 // Transpose and Col2Im (plus the bias Add). The graph keeps the ConvTranspose node, so
 // gradients and shapes are unaffected.
 func (g *Graph) lower(n *Node) []*Node {
+	if g.Target == TargetGPU {
+		return g.lowerGPU(n)
+	}
 	if n.Op != "ConvTranspose" || n.attrInt("group", 1) != 1 {
 		return []*Node{n}
 	}
@@ -515,6 +542,25 @@ func (g *Graph) lower(n *Node) []*Node {
 		last = &Node{Op: "Add", Name: n.Name + "/Add", In: []*Value{last.Out[0], br}, Out: []*Value{y}}
 	}
 	return append(out, last)
+}
+
+// lowerGPU writes a Sum of k inputs as k-1 Adds (a left fold, the order Sum adds in);
+// every other node is written as it is.
+func (g *Graph) lowerGPU(n *Node) []*Node {
+	if n.Op != "Sum" || len(n.In) < 2 {
+		return []*Node{n}
+	}
+	var out []*Node
+	acc := n.In[0]
+	for i, in := range n.In[1:] {
+		y := n.Out[0]
+		if i < len(n.In)-2 {
+			y = &Value{name: fmt.Sprintf("%s/Add%d", n.Out[0].name, i), dtype: Float, shape: n.Out[0].shape}
+		}
+		out = append(out, &Node{Op: "Add", Name: fmt.Sprintf("%s/Add%d", n.Name, i), In: []*Value{acc, in}, Out: []*Value{y}})
+		acc = y
+	}
+	return out
 }
 
 // Model serialises the graph deterministically: the same graph gives the same bytes.

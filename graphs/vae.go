@@ -66,6 +66,7 @@ type VAE struct {
 	seed   int64
 	layers []layer
 	specs  []ParamSpec
+	target Target
 }
 
 // Channels is the number of input maps (Mgas, Vgas, B).
@@ -88,7 +89,7 @@ func New(cfg configs.Config) (*VAE, error) {
 		return nil, fmt.Errorf("graphs: loss.ssim_window must be odd, >= 3 and <= %d, got %d", s, cfg.Loss.SSIMWindow)
 	}
 	v := &VAE{size: s, latent: int64(m.Latent), skips: m.Skips, slope: float32(m.LeakySlope),
-		loss: cfg.Loss, train: cfg.Train, seed: cfg.Seed}
+		loss: cfg.Loss, train: cfg.Train, seed: cfg.Seed, target: TargetFor(cfg.Runtime.Provider)}
 	for _, w := range m.ChannelWidths() {
 		v.ch = append(v.ch, int64(w))
 	}

@@ -220,19 +220,31 @@ func sessionOptions(rt configs.Runtime, provider string) (*ort.SessionOptions, e
 		if search == "" {
 			search = "EXHAUSTIVE"
 		}
-		if err := cu.Update(map[string]string{
+		o := map[string]string{
 			"device_id":              strconv.Itoa(rt.DeviceID),
 			"cudnn_conv_algo_search": search,
-		}); err != nil {
+		}
+		if rt.CudaArenaExtend != "" {
+			o["arena_extend_strategy"] = rt.CudaArenaExtend
+		}
+		if rt.CudaMemLimitMB > 0 {
+			o["gpu_mem_limit"] = strconv.FormatInt(int64(rt.CudaMemLimitMB)<<20, 10)
+		}
+		if err := mergeExtra(o, rt); err != nil {
+			return fail(err)
+		}
+		if err := cu.Update(o); err != nil {
 			return fail(providerError("cuda", err))
 		}
 		if err := opts.AppendExecutionProviderCUDA(cu); err != nil {
 			return fail(providerError("cuda", err))
 		}
 	case "webgpu":
-		if err := opts.AppendExecutionProvider("WebGPU", map[string]string{
-			"deviceId": strconv.Itoa(rt.DeviceID),
-		}); err != nil {
+		o, err := WebGPUOptions(rt)
+		if err != nil {
+			return fail(err)
+		}
+		if err := opts.AppendExecutionProvider("WebGPU", o); err != nil {
 			return fail(providerError("webgpu", err))
 		}
 	default:
@@ -241,13 +253,41 @@ func sessionOptions(rt configs.Runtime, provider string) (*ort.SessionOptions, e
 	return opts, nil
 }
 
+// WebGPUOptions are the WebGPU provider options rt asks for.
+func WebGPUOptions(rt configs.Runtime) (map[string]string, error) {
+	o := map[string]string{"deviceId": strconv.Itoa(rt.DeviceID)}
+	if rt.WebGPULayout != "" {
+		o["preferredLayout"] = rt.WebGPULayout
+	}
+	if rt.WebGPUValidation != "" {
+		o["validationMode"] = rt.WebGPUValidation
+	}
+	if rt.WebGPUGraphCapture {
+		o["enableGraphCapture"] = "1"
+	}
+	return o, mergeExtra(o, rt)
+}
+
+// mergeExtra adds runtime.provider_options, which win over the typed keys.
+func mergeExtra(o map[string]string, rt configs.Runtime) error {
+	extra, err := rt.ExtraProviderOptions()
+	if err != nil {
+		return err
+	}
+	for k, v := range extra {
+		o[k] = v
+	}
+	return nil
+}
+
 // providerError explains how to get a provider the loaded library lacks.
 func providerError(provider string, err error) error {
 	lib := LibraryPath()
 	switch provider {
 	case "cuda":
 		return fmt.Errorf("onnx: execution provider cuda is not available in %s: %v; it needs a GPU build of ONNX Runtime %s "+
-			"(libonnxruntime_providers_cuda.so beside libonnxruntime.so, plus CUDA 12 and cuDNN 9 libraries): "+
+			"(libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside libonnxruntime.so, "+
+			"built for CUDA 13 with cuDNN 9; see README, GPU): "+
 			"point runtime.library, --ort-lib or %s at that build", lib, err, ORTVersion, EnvLibrary)
 	default:
 		return fmt.Errorf("onnx: execution provider %s is not available in %s: %v; it needs a Vulkan loader (libvulkan1) "+

@@ -109,3 +109,36 @@ func probeModel() []byte {
 	}
 	return b
 }
+
+// identityModel is y_i = Identity(x_i) for float32 tensors of the given shapes.
+func identityModel(shapes [][]int64) ([]byte, []string, []string) {
+	f := int32(onnxpb.TensorProto_FLOAT)
+	vi := func(name string, shape []int64) *onnxpb.ValueInfoProto {
+		var dims []*onnxpb.TensorShapeProto_Dimension
+		for _, d := range shape {
+			dims = append(dims, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+		}
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{
+			Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+				ElemType: &f, Shape: &onnxpb.TensorShapeProto{Dim: dims}}}}}
+	}
+	g := &onnxpb.GraphProto{Name: proto.String("identity")}
+	var ins, outs []string
+	for i, s := range shapes {
+		x, y := fmt.Sprintf("x%d", i), fmt.Sprintf("y%d", i)
+		ins, outs = append(ins, x), append(outs, y)
+		g.Node = append(g.Node, &onnxpb.NodeProto{OpType: proto.String("Identity"), Name: proto.String(y), Input: []string{x}, Output: []string{y}})
+		g.Input = append(g.Input, vi(x, s))
+		g.Output = append(g.Output, vi(y, s))
+	}
+	m := &onnxpb.ModelProto{
+		IrVersion:   proto.Int64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(21)}},
+		Graph:       g,
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		panic(err) // a well-formed message always marshals
+	}
+	return b, ins, outs
+}

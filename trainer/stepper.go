@@ -208,9 +208,12 @@ func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, err
 
 // tensors is the current state for a checkpoint (no copy: the caller writes it out before
 // the next step).
-func (s *stepper) tensors() *Tensors {
-	return &Tensors{Names: s.names, Shapes: s.shapes, Params: s.params[s.side], M: s.m[s.side], V: s.v[s.side]}
+func (s *stepper) tensors() (*Tensors, error) {
+	return &Tensors{Names: s.names, Shapes: s.shapes, Params: s.params[s.side], M: s.m[s.side], V: s.v[s.side]}, nil
 }
+
+// traffic is zero: on the CPU provider nothing is copied between host and device.
+func (s *stepper) traffic() (onnx.Traffic, int) { return onnx.Traffic{}, 0 }
 
 func (s *stepper) destroy() {
 	onnx.DestroyAll(s.owned)

@@ -137,11 +137,15 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		return &Result{State: st, Metrics: metrics, Params: best}, nil
 	}
 
-	s, err := newStepper(vae, cfg, t, filepath.Join(o.Run, ArtifactsDir))
+	s, err := newSteps(vae, cfg, t, filepath.Join(o.Run, ArtifactsDir))
 	if err != nil {
 		return nil, err
 	}
 	defer s.destroy()
+	if d, ok := s.(*devStepper); ok {
+		d.describe(o.Log, cfg.Runtime)
+		defer d.reportTraffic(o.Log)
+	}
 
 	progress := NewProgress(o.Log)
 	steps := o.Train.Batches()
@@ -187,7 +191,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 				if stepInEpoch > 0 {
 					tag = epochTag(epoch-1, stepInEpoch)
 				}
-				if err := SaveCheckpoint(o.Run, tag, st, s.tensors()); err != nil {
+				if err := saveState(o.Run, tag, st, s); err != nil {
 					return nil, err
 				}
 				fmt.Fprintf(o.Log, "\ninterrupted in epoch %d after %d batches; checkpoint %s written\n", epoch, stepInEpoch, tag)
@@ -208,7 +212,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 				// Interrupted during validation: the epoch's training is done; keep it.
 				st.EpochStep, st.Partial, st.PartialImages = stepInEpoch, sums, images
 				tag := epochTag(epoch-1, stepInEpoch)
-				if err := SaveCheckpoint(o.Run, tag, st, s.tensors()); err != nil {
+				if err := saveState(o.Run, tag, st, s); err != nil {
 					return nil, err
 				}
 				return nil, ErrInterrupted
@@ -239,11 +243,11 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		// Order matters for crash safety: best weights, then the rolling checkpoint (its JSON
 		// last), then the metrics that refer to it.
 		if m.Best {
-			if err := SaveCheckpoint(o.Run, "best", st, s.tensors()); err != nil {
+			if err := saveState(o.Run, "best", st, s); err != nil {
 				return nil, err
 			}
 		}
-		if err := SaveCheckpoint(o.Run, epochTag(epoch, 0), st, s.tensors()); err != nil {
+		if err := saveState(o.Run, epochTag(epoch, 0), st, s); err != nil {
 			return nil, err
 		}
 		if err := pruneCheckpoints(o.Run, cfg.Train.KeepLast); err != nil {
@@ -328,6 +332,15 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// saveState writes the runner's current state as checkpoint tag.
+func saveState(run, tag string, st State, s steps) error {
+	t, err := s.tensors()
+	if err != nil {
+		return err
+	}
+	return SaveCheckpoint(run, tag, st, t)
 }
 
 // sessionOf loads an artifact on the configured provider.

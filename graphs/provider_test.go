@@ -1,0 +1,132 @@
+package graphs
+
+import (
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/onnx"
+)
+
+// EnvTestProvider names an accelerated provider (webgpu, cuda) to check against the CPU;
+// `make test` sets it to webgpu with SwiftShader's Vulkan driver on the library path.
+const EnvTestProvider = "CAMELSVAE_TEST_PROVIDER"
+
+// testProvider is the provider under test, or skips when none is set.
+func testProvider(t *testing.T) configs.Runtime {
+	t.Helper()
+	p := os.Getenv(EnvTestProvider)
+	if p == "" {
+		t.Skipf("set %s=webgpu (make test does, over SwiftShader) to compare a GPU provider with the CPU", EnvTestProvider)
+	}
+	setupORT(t)
+	rt := configs.Default().Runtime
+	rt.Provider = p
+	return rt
+}
+
+// runOn runs an artifact once on rt (a plain session) with the given inputs.
+func runOn(t *testing.T, a Artifact, rt configs.Runtime, in [][]float32, shapes [][]int64) [][]float32 {
+	t.Helper()
+	s, err := onnx.NewSession(a.Model, a.Inputs, a.Outputs, rt)
+	if err != nil {
+		t.Fatalf("%s on %s: %v", a.Name, rt.Provider, err)
+	}
+	defer s.Destroy()
+	return runSession(t, s, in, shapes)
+}
+
+// TestProviderMatchesCPU runs every artifact of the reduced model (and the fused step) on
+// the GPU provider, lowered for it, and on the CPU, lowered for the CPU: every output agrees
+// within 1e-4 norm-wise relative error, and every node of the GPU graphs ran on the GPU
+// provider.
+func TestProviderMatchesCPU(t *testing.T) {
+	rt := testProvider(t)
+	cpuCfg, gpuCfg := smallCfg(true), smallCfg(true)
+	gpuCfg.Runtime.Provider = rt.Provider
+	cpuV, err := New(cpuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpuV, err := New(gpuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 2
+	r := rand.New(rand.NewPCG(5, 5))
+	params := cpuV.InitParams(3)
+	x := randSlice(r, batch*3*32*32, -1, 1)
+	eps := randSlice(r, batch*8, -1, 1)
+	var pShapes [][]int64
+	for _, s := range cpuV.Params() {
+		pShapes = append(pShapes, s.Shape)
+	}
+	moments := func(scale float64) [][]float32 {
+		var out [][]float32
+		for _, p := range params {
+			out = append(out, randSlice(r, int64(len(p)), 0, scale))
+		}
+		return out
+	}
+	m, v := moments(1e-3), moments(1e-6)
+	grads := moments(1e-2)
+	cat := func(parts ...[][]float32) [][]float32 {
+		var out [][]float32
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	cases := []struct {
+		build  func(v *VAE) (Artifact, error)
+		in     [][]float32
+		shapes [][]int64
+	}{
+		{func(v *VAE) (Artifact, error) { return v.TrainStep(batch) },
+			cat(params, [][]float32{x, eps, {0.5}}),
+			append(append([][]int64{}, pShapes...), []int64{batch, 3, 32, 32}, []int64{batch, 8}, []int64{1})},
+		{func(v *VAE) (Artifact, error) { return v.EvalStep(0) },
+			cat(params, [][]float32{x, {0.5}}),
+			append(append([][]int64{}, pShapes...), []int64{batch, 3, 32, 32}, []int64{1})},
+		{func(v *VAE) (Artifact, error) { return v.Optimizer() },
+			cat(params, grads, m, v, [][]float32{{3}, {1e-3}}),
+			append(append(append(append(append([][]int64{}, pShapes...), pShapes...), pShapes...), pShapes...), []int64{1}, []int64{1})},
+		{func(v *VAE) (Artifact, error) { return v.FusedStep(batch) },
+			cat(params, m, v, [][]float32{x, eps, {0.5}, {3}, {1e-3}}),
+			append(append(append(append([][]int64{}, pShapes...), pShapes...), pShapes...), []int64{batch, 3, 32, 32}, []int64{batch, 8}, []int64{1}, []int64{1}, []int64{1})},
+		{func(v *VAE) (Artifact, error) { return v.Encoder(params, nil) },
+			[][]float32{x}, [][]int64{{batch, 3, 32, 32}}},
+	}
+	for _, c := range cases {
+		ca, err := c.build(cpuV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ga, err := c.build(gpuV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.TrimSuffix(ca.Name, ".onnx"), func(t *testing.T) {
+			want := runOn(t, ca, configs.Default().Runtime, c.in, c.shapes)
+			got := runOn(t, ga, rt, c.in, c.shapes)
+			var worst float64
+			for i, name := range ga.Outputs {
+				e := relErr(got[i], want[i], 1e-12)
+				if e > 1e-4 {
+					t.Errorf("%s: %s differs from the CPU's by %.3g (> 1e-4)", ga.Name, name, e)
+				}
+				worst = max(worst, e)
+			}
+			pl, err := onnx.PlacementOf(ga.Model, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if off := pl.Off(rt.Provider); len(off) > 0 {
+				t.Errorf("%s: %d nodes did not run on %s: %v", ga.Name, len(off), rt.Provider, off)
+			}
+			t.Logf("%s: %d outputs, worst relative difference %.3g; %d nodes on %s", ga.Name, len(ga.Outputs), worst, pl.Count(rt.Provider), rt.Provider)
+		})
+	}
+}

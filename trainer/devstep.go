@@ -1,0 +1,279 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/onnx"
+)
+
+// steps is one way of running training steps: on host memory (stepper, the CPU provider) or
+// with the model state in device memory (devStepper, GPU providers).
+type steps interface {
+	// step runs one training step on x; the update becomes current at commit.
+	step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error)
+	commit()
+	evaluate(ctx context.Context, f Feed, klw float64) (Terms, error)
+	// tensors is the current state on the host, valid until the next step.
+	tensors() (*Tensors, error)
+	// traffic is the bytes copied between host and device so far, and the steps taken.
+	traffic() (onnx.Traffic, int)
+	destroy()
+}
+
+// newSteps picks the step runner for the configured provider: a GPU provider keeps the
+// parameters and Adam moments on the device and runs the fused step graph.
+func newSteps(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (steps, error) {
+	if cfg.Runtime.Provider == "cpu" {
+		return newStepper(vae, cfg, t, artifactDir)
+	}
+	return newDevStepper(vae, cfg, t, artifactDir)
+}
+
+// devStepper runs step.onnx (train step and Adam fused) through IO binding: parameters and
+// moments are device values that each step's outputs replace, so per step only the batch,
+// the noise and a few scalars go to the device and four loss terms come back.
+type devStepper struct {
+	fused, eval *onnx.Bound
+	reader      *onnx.Reader
+	names       []string
+	shapes      [][]int64
+	n           int                // parameter tensors
+	init        []*onnx.HostTensor // the starting state (3n: params, m, v)
+	cur         []onnx.Arg         // current state, 3n
+	pending     []*onnx.DeviceValue
+	host        []*onnx.HostTensor // readback buffers, 3n
+	x, eps      *onnx.HostTensor
+	klw, stp    *onnx.HostTensor
+	lr          *onnx.HostTensor
+	loss        [4]*onnx.HostTensor
+	evalX       map[int]*onnx.HostTensor
+	batch, size int64
+	latent      int64
+	steps       int
+	model       []byte // step.onnx, for the placement check
+}
+
+func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
+	s = &devStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
+		size: vae.Size(), latent: vae.Latent(), evalX: map[int]*onnx.HostTensor{}}
+	defer func() {
+		if err != nil {
+			s.destroy()
+		}
+	}()
+	fs, err := vae.FusedStep(cfg.Train.Batch)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := vae.EvalStep(0)
+	if err != nil {
+		return nil, err
+	}
+	if artifactDir != "" {
+		if err := os.MkdirAll(artifactDir, 0o755); err != nil {
+			return nil, err
+		}
+		for _, a := range []graphs.Artifact{fs, ev} {
+			if err := formats.WriteFile(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.model = fs.Model
+	if s.fused, err = onnx.NewBound(fs.Model, fs.Inputs, fs.Outputs, cfg.Runtime); err != nil {
+		return nil, fmt.Errorf("%s: %w", fs.Name, err)
+	}
+	if s.eval, err = onnx.NewBound(ev.Model, ev.Inputs, ev.Outputs, cfg.Runtime); err != nil {
+		return nil, fmt.Errorf("%s: %w", ev.Name, err)
+	}
+	all := append(append(append([][]int64{}, t.Shapes...), t.Shapes...), t.Shapes...)
+	if s.reader, err = onnx.NewReader(all, cfg.Runtime); err != nil {
+		return nil, err
+	}
+	src := append(append(append([][]float32{}, t.Params...), t.M...), t.V...)
+	for i, shape := range all {
+		h, err := onnx.NewHostTensor(shape)
+		if err != nil {
+			return nil, err
+		}
+		copy(h.Data, src[i])
+		s.init = append(s.init, h)
+		s.cur = append(s.cur, h)
+		if h, err = onnx.NewHostTensor(shape); err != nil {
+			return nil, err
+		}
+		s.host = append(s.host, h)
+	}
+	for _, b := range []struct {
+		dst   **onnx.HostTensor
+		shape []int64
+	}{
+		{&s.x, []int64{s.batch, graphs.Channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
+		{&s.klw, []int64{1}}, {&s.stp, []int64{1}}, {&s.lr, []int64{1}},
+		{&s.loss[0], []int64{1}}, {&s.loss[1], []int64{1}}, {&s.loss[2], []int64{1}}, {&s.loss[3], []int64{1}},
+	} {
+		if *b.dst, err = onnx.NewHostTensor(b.shape); err != nil {
+			return nil, err
+		}
+	}
+	s.lr.Data[0] = float32(cfg.Train.LR)
+	return s, nil
+}
+
+func (s *devStepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
+	if len(x) != len(s.x.Data) {
+		return Terms{}, fmt.Errorf("batch has %d values, the step graph takes %d", len(x), len(s.x.Data))
+	}
+	copy(s.x.Data, x)
+	noise(s.eps.Data, cfg.Seed, step)
+	s.klw.Data[0], s.stp.Data[0] = float32(klw), float32(step)
+	onnx.ReleaseValues(s.pending) // an uncommitted step (non-finite loss) is dropped
+	s.pending = nil
+	in := append(append([]onnx.Arg{}, s.cur...), s.x, s.eps, s.klw, s.stp, s.lr)
+	out, err := s.fused.Run(in, s.loss[:])
+	if err != nil {
+		return Terms{}, err
+	}
+	s.pending = out[len(s.loss):]
+	s.steps++
+	return s.terms(), nil
+}
+
+func (s *devStepper) terms() Terms {
+	return Terms{Total: float64(s.loss[0].Data[0]), MSE: float64(s.loss[1].Data[0]),
+		SSIM: float64(s.loss[2].Data[0]), KL: float64(s.loss[3].Data[0])}
+}
+
+// commit makes the pending state current and returns the old state's device memory.
+func (s *devStepper) commit() {
+	if s.pending == nil {
+		return
+	}
+	for i, a := range s.cur {
+		if d, ok := a.(*onnx.DeviceValue); ok {
+			d.Release()
+		}
+		s.cur[i] = s.pending[i]
+	}
+	s.pending = nil
+}
+
+func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
+	s.klw.Data[0] = float32(klw)
+	var sums Terms
+	images := 0
+	err := f.Epoch(ctx, 0, 0, func(x []float32, n int) error {
+		xt := s.evalX[n]
+		if xt == nil {
+			var err error
+			if xt, err = onnx.NewHostTensor([]int64{int64(n), graphs.Channels, s.size, s.size}); err != nil {
+				return err
+			}
+			s.evalX[n] = xt
+		}
+		copy(xt.Data, x)
+		in := append(append([]onnx.Arg{}, s.cur[:s.n]...), xt, s.klw)
+		out, err := s.eval.Run(in, s.loss[:])
+		onnx.ReleaseValues(out) // recon, mu, logvar stay on the device, unused
+		if err != nil {
+			return fmt.Errorf("validation: %w", err)
+		}
+		sums.add(s.terms(), float64(n))
+		images += n
+		return nil
+	})
+	if err != nil {
+		return Terms{}, err
+	}
+	if images == 0 {
+		return Terms{}, fmt.Errorf("validation split is empty")
+	}
+	return sums.scaled(1 / float64(images)), nil
+}
+
+func (s *devStepper) tensors() (*Tensors, error) {
+	if err := s.reader.Read(s.cur, s.host); err != nil {
+		return nil, fmt.Errorf("reading the model state from the device: %w", err)
+	}
+	data := make([][]float32, len(s.host))
+	for i, h := range s.host {
+		data[i] = h.Data
+	}
+	return &Tensors{Names: s.names, Shapes: s.shapes, Params: data[:s.n], M: data[s.n : 2*s.n], V: data[2*s.n:]}, nil
+}
+
+func (s *devStepper) traffic() (onnx.Traffic, int) {
+	t := s.fused.Traffic
+	return t, s.steps
+}
+
+// describe logs the device the provider runs on and where step.onnx's nodes ran (one
+// profiled run on zeros): a node on the CPU costs copies each step.
+func (s *devStepper) describe(w io.Writer, rt configs.Runtime) {
+	if s.fused.Provider == "webgpu" {
+		if a, err := onnx.VulkanAdapters(); err == nil {
+			fmt.Fprintf(w, "webgpu: adapter %s\n", a[0])
+		} else {
+			fmt.Fprintf(w, "webgpu: adapter unknown (%v)\n", err)
+		}
+	}
+	r := rt
+	r.Provider = s.fused.Provider
+	p, err := onnx.PlacementOf(s.model, r)
+	if err != nil {
+		fmt.Fprintf(w, "%s: placement check failed: %v\n", r.Provider, err)
+		return
+	}
+	if off := p.Off(r.Provider); len(off) > 0 {
+		fmt.Fprintf(w, "%s: %d of step.onnx's nodes run elsewhere (each costs copies): %s\n", r.Provider, len(off), strings.Join(off, ", "))
+	} else {
+		fmt.Fprintf(w, "%s: all %d nodes of step.onnx run on the device; parameters and Adam moments stay there\n", r.Provider, p.Count(r.Provider))
+	}
+}
+
+// reportTraffic logs the bytes bound between host and device per training step.
+func (s *devStepper) reportTraffic(w io.Writer) {
+	t, n := s.traffic()
+	if n == 0 || s.fused.Provider == "cpu" {
+		return
+	}
+	fmt.Fprintf(w, "%s: host to device %.2f MB per step, device to host %d bytes per step (%d steps)\n",
+		s.fused.Provider, float64(t.ToDevice)/float64(n)/1e6, t.ToHost/int64(n), n)
+}
+
+// releaseState returns the state's device memory and makes the host copies it started
+// from current again.
+func (s *devStepper) releaseState() {
+	onnx.ReleaseValues(s.pending)
+	s.pending = nil
+	for i, a := range s.cur {
+		if d, ok := a.(*onnx.DeviceValue); ok {
+			d.Release()
+		}
+		s.cur[i] = s.init[i]
+	}
+}
+
+func (s *devStepper) destroy() {
+	s.releaseState()
+	for _, h := range append(append(append([]*onnx.HostTensor{}, s.init...), s.host...), s.x, s.eps, s.klw, s.stp, s.lr) {
+		h.Destroy()
+	}
+	for _, h := range s.loss {
+		h.Destroy()
+	}
+	for _, h := range s.evalX {
+		h.Destroy()
+	}
+	s.fused.Destroy()
+	s.eval.Destroy()
+	s.reader.Destroy()
+}
