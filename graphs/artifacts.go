@@ -268,14 +268,16 @@ func (v *VAE) meta(g *Graph, meta map[string]string) {
 	g.Meta["camelsvae.skips"] = fmt.Sprint(v.skips)
 }
 
-// Artifacts builds all five artifacts: train_step (static batch), eval_step (dynamic batch),
-// optimizer, and the encoder and decoder with params baked in and meta recorded.
+// Artifacts builds all six artifacts: train_step (static batch), eval_step (dynamic batch),
+// optimizer, step (train_step and optimizer fused, what GPU providers run), and the encoder
+// and decoder with params baked in and meta recorded.
 func (v *VAE) Artifacts(batch int, params [][]float32, meta map[string]string) ([]Artifact, error) {
 	var out []Artifact
 	for _, f := range []func() (Artifact, error){
 		func() (Artifact, error) { return v.TrainStep(batch) },
 		func() (Artifact, error) { return v.EvalStep(0) },
 		v.Optimizer,
+		func() (Artifact, error) { return v.FusedStep(batch) },
 		func() (Artifact, error) { return v.Encoder(params, meta) },
 		func() (Artifact, error) { return v.Decoder(params, meta) },
 	} {
@@ -288,20 +290,23 @@ func (v *VAE) Artifacts(batch int, params [][]float32, meta map[string]string) (
 	return out, nil
 }
 
-// WriteArtifacts writes the five artifacts into dir (created if needed), each through a
-// temporary file renamed into place, so no half-written model is left behind.
-func (v *VAE) WriteArtifacts(dir string, batch int, params [][]float32, meta map[string]string) error {
+// WriteArtifacts writes the six artifacts into dir (created if needed), each through a
+// temporary file renamed into place, so no half-written model is left behind. It returns
+// the names written.
+func (v *VAE) WriteArtifacts(dir string, batch int, params [][]float32, meta map[string]string) ([]string, error) {
 	arts, err := v.Artifacts(batch, params, meta)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("graphs: %w", err)
+		return nil, fmt.Errorf("graphs: %w", err)
 	}
+	var names []string
 	for _, a := range arts {
 		if err := formats.WriteFile(filepath.Join(dir, a.Name), a.Model); err != nil {
-			return fmt.Errorf("graphs: %w", err)
+			return nil, fmt.Errorf("graphs: %w", err)
 		}
+		names = append(names, a.Name)
 	}
-	return nil
+	return names, nil
 }

@@ -59,6 +59,8 @@ type devStepper struct {
 	latent      int64
 	steps       int
 	model       []byte // step.onnx, for the placement check
+	syncRd      *onnx.Reader
+	syncH       *onnx.HostTensor
 }
 
 func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
@@ -216,8 +218,8 @@ func (s *devStepper) traffic() (onnx.Traffic, int) {
 }
 
 // describe logs the device the provider runs on and where step.onnx's nodes ran (one
-// profiled run on zeros): a node on the CPU costs copies each step.
-func (s *devStepper) describe(w io.Writer, rt configs.Runtime) {
+// profiled run on zeros): a node on the CPU costs copies each step. It returns those nodes.
+func (s *devStepper) describe(w io.Writer, rt configs.Runtime) []string {
 	if s.fused.Provider == "webgpu" {
 		if a, err := onnx.VulkanAdapters(); err == nil {
 			fmt.Fprintf(w, "webgpu: adapter %s\n", a[0])
@@ -230,13 +232,15 @@ func (s *devStepper) describe(w io.Writer, rt configs.Runtime) {
 	p, err := onnx.PlacementOf(s.model, r)
 	if err != nil {
 		fmt.Fprintf(w, "%s: placement check failed: %v\n", r.Provider, err)
-		return
+		return nil
 	}
-	if off := p.Off(r.Provider); len(off) > 0 {
+	off := p.Off(r.Provider)
+	if len(off) > 0 {
 		fmt.Fprintf(w, "%s: %d of step.onnx's nodes run elsewhere (each costs copies): %s\n", r.Provider, len(off), strings.Join(off, ", "))
 	} else {
 		fmt.Fprintf(w, "%s: all %d nodes of step.onnx run on the device; parameters and Adam moments stay there\n", r.Provider, p.Count(r.Provider))
 	}
+	return off
 }
 
 // reportTraffic logs the bytes bound between host and device per training step.
@@ -247,6 +251,25 @@ func (s *devStepper) reportTraffic(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s: host to device %.2f MB per step, device to host %d bytes per step (%d steps)\n",
 		s.fused.Provider, float64(t.ToDevice)/float64(n)/1e6, t.ToHost/int64(n), n)
+}
+
+// sync waits until the device has finished the last step: it copies the last state tensor
+// (the last the step writes) to the host, which the device's in-order queue serves only
+// after all earlier work. The first call prepares the copy.
+func (s *devStepper) sync(rt configs.Runtime) error {
+	last := len(s.cur) - 1
+	if s.syncRd == nil {
+		r := rt
+		r.Provider = s.fused.Provider
+		var err error
+		if s.syncRd, err = onnx.NewReader([][]int64{s.shapes[last%s.n]}, r); err != nil {
+			return err
+		}
+		if s.syncH, err = onnx.NewHostTensor(s.shapes[last%s.n]); err != nil {
+			return err
+		}
+	}
+	return s.syncRd.Read(s.cur[last:], []*onnx.HostTensor{s.syncH})
 }
 
 // releaseState returns the state's device memory and makes the host copies it started
@@ -273,6 +296,8 @@ func (s *devStepper) destroy() {
 	for _, h := range s.evalX {
 		h.Destroy()
 	}
+	s.syncH.Destroy()
+	s.syncRd.Destroy()
 	s.fused.Destroy()
 	s.eval.Destroy()
 	s.reader.Destroy()

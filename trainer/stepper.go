@@ -29,6 +29,7 @@ type stepper struct {
 	stepT, lrT       onnx.Value
 	batch, size      int64
 	side             int
+	steps            int // optimizer runs, for traffic
 	owned            []onnx.Value
 }
 
@@ -162,6 +163,7 @@ func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (
 	if err := s.opt.Run(in, out); err != nil {
 		return Terms{}, err
 	}
+	s.steps++
 	return terms, nil
 }
 
@@ -212,8 +214,25 @@ func (s *stepper) tensors() (*Tensors, error) {
 	return &Tensors{Names: s.names, Shapes: s.shapes, Params: s.params[s.side], M: s.m[s.side], V: s.v[s.side]}, nil
 }
 
-// traffic is zero: on the CPU provider nothing is copied between host and device.
-func (s *stepper) traffic() (onnx.Traffic, int) { return onnx.Traffic{}, 0 }
+// traffic counts what a GPU provider copies for this runner's host-memory tensors: every
+// input and output of both graphs, each step. On the CPU provider nothing is copied.
+func (s *stepper) traffic() (onnx.Traffic, int) {
+	if s.train.Provider == "cpu" {
+		return onnx.Traffic{}, s.steps
+	}
+	var state int64
+	for _, p := range s.params[0] {
+		state += 4 * int64(len(p))
+	}
+	x := 4 * s.batch * graphs.Channels * s.size * s.size
+	perStep := onnx.Traffic{
+		// train: params, x, eps, kl_weight in; optimizer: params, grads, m, v, step, lr in.
+		ToDevice: state + x + 4*int64(len(s.eps)) + 4 + 4*state + 8,
+		// train: 4 loss terms and the gradients out; optimizer: params, m, v out.
+		ToHost: 16 + state + 3*state,
+	}
+	return onnx.Traffic{ToDevice: perStep.ToDevice * int64(s.steps), ToHost: perStep.ToHost * int64(s.steps)}, s.steps
+}
 
 func (s *stepper) destroy() {
 	onnx.DestroyAll(s.owned)

@@ -65,6 +65,17 @@ func newDoctorCmd() *cobra.Command {
 					fmt.Fprintf(out, "  %-7s unavailable: %v\n", p, avail[p])
 				}
 			}
+			if a, err := onnx.VulkanAdapters(); err != nil {
+				fmt.Fprintf(out, "vulkan       %v (webgpu needs a Vulkan loader and driver)\n", err)
+			} else {
+				for i, ad := range a {
+					what := "adapter"
+					if i == 0 {
+						what = "adapter (webgpu's choice)"
+					}
+					fmt.Fprintf(out, "vulkan       %s %s\n", what, ad)
+				}
+			}
 			if err := avail[cfg.Runtime.Provider]; err != nil {
 				if cfg.Runtime.Fallback == "cpu" {
 					fmt.Fprintf(out, "configured provider %s is unavailable; runs will fall back to cpu\n", cfg.Runtime.Provider)

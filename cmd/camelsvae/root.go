@@ -28,7 +28,7 @@ func NewRootCommand() *cobra.Command {
 	root.PersistentFlags().String("ort-lib", "", "path of libonnxruntime.so (else $CAMELSVAE_ORT_LIB, runtime.library, the make-ort copy, system paths)")
 	root.PersistentFlags().String("provider", "", "execution provider: cpu, cuda or webgpu (runtime.provider)")
 	root.PersistentFlags().Int("threads", 0, "ONNX Runtime intra-op threads, 0 = one per core (runtime.intra_op_threads)")
-	root.AddCommand(newVersionCmd(), newDoctorCmd(), newTrainCmd(), newEncodeCmd(), newExportCmd(), newGraphsCmd(), newPCACmd(), newEvalCmd(), newReportCmd(), newRunCmd(), newSynthCmd(), newPrepareCmd())
+	root.AddCommand(newVersionCmd(), newDoctorCmd(), newTrainCmd(), newEncodeCmd(), newExportCmd(), newGraphsCmd(), newPCACmd(), newEvalCmd(), newReportCmd(), newRunCmd(), newSynthCmd(), newPrepareCmd(), newBenchCmd())
 	return root
 }
 

@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""PyTorch peer of graphs' BenchmarkTrainStep: one training step (forward, the study's loss
-with valid-region SSIM and free-bits KL, backward, torch.optim.Adam) at batch 16, two threads.
+"""PyTorch peer of graphs' BenchmarkTrainStep and `camelsvae bench`: one training step
+(forward, the study's loss with valid-region SSIM and free-bits KL, backward,
+torch.optim.Adam) at batch 16; two CPU threads, or a CUDA device.
 
-Usage: /usr/bin/python3 graphs/testdata/bench_torch.py [SIZE:WIDTH ...]   (default 64:1 64:0.25 256:1)
-Prints images/s per case.
+Usage: python3 graphs/testdata/bench_torch.py [--device cuda] [--steps N] [--warmup N]
+           [--no-tf32] [--json FILE] [SIZE:WIDTH ...]   (default 64:1 64:0.25 256:1)
+Prints images/s per case; --json also writes them (with the device and settings).
 """
+import argparse
+import json
 import os
 import sys
 import time
@@ -14,15 +18,17 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_golden import VAE, ssim  # noqa: E402
 
-torch.set_num_threads(2)
 
-
-def bench(size, width, batch=16, steps=5):
+def bench(size, width, device, batch=16, steps=5, warmup=1):
     ch = [max(1, round(w * width)) for w in (32, 64, 128, 256, 512)]
-    model = VAE(ch, size, 256)
+    model = VAE(ch, size, 256).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-4)
-    x = torch.rand(batch, 3, size, size) * 2 - 1
-    eps = torch.randn(batch, 256)
+    x = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+    eps = torch.randn(batch, 256, device=device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     def step():
         recon, mu, logvar = model(x, eps)
@@ -32,16 +38,46 @@ def bench(size, width, batch=16, steps=5):
         loss.backward()
         opt.step()
 
-    step()
+    for _ in range(warmup):
+        step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    sync()
     dt = time.perf_counter() - t0
-    print("S%d_w%g: %.2f images/s" % (size, width, batch * steps / dt), flush=True)
+    rate = batch * steps / dt
+    print("S%d_w%g: %.2f images/s" % (size, width, rate), flush=True)
+    return {"size": size, "width_mult": width, "batch": batch, "steps": steps,
+            "seconds": dt, "images_per_s": rate, "ms_per_step": 1e3 * dt / steps}
 
 
 if __name__ == "__main__":
-    cases = sys.argv[1:] or ["64:1", "64:0.25", "256:1"]
-    for c in cases:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--no-tf32", action="store_true", help="CUDA: full float32 convolutions (PyTorch uses TF32 by default)")
+    ap.add_argument("--json")
+    ap.add_argument("cases", nargs="*", default=["64:1", "64:0.25", "256:1"])
+    a = ap.parse_args()
+    dev = torch.device(a.device)
+    if dev.type == "cpu":
+        torch.set_num_threads(2)
+    else:
+        torch.backends.cudnn.benchmark = True
+        if a.no_tf32:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+    res = []
+    for c in a.cases:
         s, w = c.split(":")
-        bench(int(s), float(w))
+        res.append(bench(int(s), float(w), dev, steps=a.steps, warmup=a.warmup))
+    if a.json:
+        info = {"torch": torch.__version__, "device": a.device,
+                "cudnn_tf32": bool(dev.type == "cuda" and torch.backends.cudnn.allow_tf32),
+                "cudnn_benchmark": bool(dev.type == "cuda")}
+        if dev.type == "cuda":
+            info["gpu"] = torch.cuda.get_device_name(dev)
+        with open(a.json, "w") as f:
+            json.dump({"info": info, "cases": res}, f, indent=2)

@@ -115,7 +115,7 @@ def gaussian(win=11, sigma=1.5):
 def ssim(x, y, data_range=1.0, win=11, sigma=1.5):
     """Mean SSIM over the valid region, channels and batch (scikit-image's definition)."""
     c = x.shape[1]
-    g = torch.tensor(gaussian(win, sigma), dtype=x.dtype)
+    g = torch.tensor(gaussian(win, sigma), dtype=x.dtype, device=x.device)
     kh = g.reshape(1, 1, 1, win).repeat(c, 1, 1, 1)
     kv = g.reshape(1, 1, win, 1).repeat(c, 1, 1, 1)
 
