@@ -66,9 +66,10 @@ type devStepper struct {
 func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
 	s = &devStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
 		size: vae.Size(), latent: vae.Latent(), evalX: map[int]*onnx.HostTensor{}}
+	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
-			s.destroy()
+			built.destroy()
 		}
 	}()
 	fs, err := vae.FusedStep(cfg.Train.Batch)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
@@ -175,4 +176,27 @@ func TestDeviceStepperProvider(t *testing.T) {
 	rt := tinyConfig().Runtime
 	rt.Provider = p
 	compareRunners(t, rt, 1e-4)
+}
+
+// TestRunnersUnavailableProvider: a provider the library lacks is an error from both
+// runners' constructors, which free what they made (no panic).
+func TestRunnersUnavailableProvider(t *testing.T) {
+	setup(t)
+	c := tinyConfig()
+	c.Runtime.Provider = "cuda"
+	vae, err := graphs.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &Tensors{Params: vae.InitParams(1)}
+	for i, s := range vae.Params() {
+		tt.Names, tt.Shapes = append(tt.Names, s.Name), append(tt.Shapes, s.Shape)
+		tt.M, tt.V = append(tt.M, make([]float32, len(tt.Params[i]))), append(tt.V, make([]float32, len(tt.Params[i])))
+	}
+	if _, err := newStepper(vae, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+		t.Errorf("host stepper on cuda: got %v", err)
+	}
+	if _, err := newDevStepper(vae, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+		t.Errorf("device stepper on cuda: got %v", err)
+	}
 }

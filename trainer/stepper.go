@@ -38,9 +38,10 @@ type stepper struct {
 func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
 	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: vae.Size(),
 		klw: []float32{0}, stepBuf: []float32{0}, lr: []float32{float32(cfg.Train.LR)}}
+	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
-			s.destroy()
+			built.destroy()
 		}
 	}()
 	ts, err := vae.TrainStep(cfg.Train.Batch)
