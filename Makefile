@@ -6,6 +6,7 @@ GO ?= go
 BIN := bin/camelsvae
 ORT_LIB := third_party/onnxruntime/libonnxruntime.so.1
 NODE_ORT := third_party/node/node_modules/onnxruntime-node/package.json
+SWIFTSHADER := third_party/swiftshader/vk_swiftshader_icd.json
 PROTOC_GEN_GO := bin/protoc-gen-go
 PROTOBUF_VERSION := v1.36.12
 
@@ -17,7 +18,7 @@ APT_BENCH := python3-torch python3-sklearn python3-skimage python3-scipy python3
 
 export CGO_ENABLED := 1
 
-.PHONY: all ort build test test-deps bench demo report-screenshot proto proto-check lint apt-deps node-deps clean
+.PHONY: all ort build test test-deps test-webgpu swiftshader gpu-bundle bench demo report-screenshot proto proto-check lint apt-deps node-deps clean
 
 all: build
 
@@ -44,11 +45,26 @@ $(NODE_ORT):
 	mkdir -p third_party/node
 	cd third_party/node && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node@1.30.0 >/dev/null
 
-test-deps: $(ORT_LIB) apt-deps node-deps
+## swiftshader: a software Vulkan driver and loader (npm @sparticuz/chromium) for WebGPU without a GPU
+swiftshader: $(SWIFTSHADER)
+$(SWIFTSHADER): onnx/fetch-swiftshader.sh
+	./onnx/fetch-swiftshader.sh third_party/swiftshader
+
+test-deps: $(ORT_LIB) apt-deps node-deps $(SWIFTSHADER)
 
 test: test-deps lint
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 10m ./preprocess/ ./formats/ ./synth/
+	$(MAKE) --no-print-directory test-webgpu
+
+## test-webgpu: the provider tests on ONNX Runtime's WebGPU provider over SwiftShader, against the CPU
+test-webgpu: $(ORT_LIB) $(SWIFTSHADER)
+	set -o pipefail; LD_LIBRARY_PATH=$(CURDIR)/third_party/swiftshader VK_ICD_FILENAMES=$(CURDIR)/third_party/swiftshader/vk_swiftshader_icd.json \
+	  CAMELSVAE_TEST_PROVIDER=webgpu $(GO) test -count=1 -timeout 20m -run 'Provider' -v ./graphs/ ./trainer/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS|panic)|provider_test|devstep_test'
+
+## gpu-bundle: the binary, ONNX Runtime and the Vulkan loader packed for .ci/gpu-check on a GPU machine
+gpu-bundle: $(ORT_LIB)
+	./.ci/gpu-bundle gpu-bundle
 
 ## bench: Go benchmarks and the peer scripts (PyTorch, scikit-learn, scikit-image, numpy)
 bench: test-deps

@@ -312,7 +312,9 @@ func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
 		if o.Group != 1 {
 			return nil, fmt.Errorf("graphs: no weight gradient for grouped Conv (%s)", n.Name)
 		}
-		if unit {
+		if g.Target == TargetGPU && o.Dilations == [2]int64{1, 1} {
+			out[1] = g.weightGradGPU(dy, x, w.shape[2:], o)
+		} else if unit {
 			out[1] = g.weightGradIm2col(x, dy, w.shape, o)
 		} else {
 			out[1] = g.weightGrad(x, dy, w.shape, o)
@@ -379,7 +381,11 @@ func (g *Graph) convTransposeVJP(n *Node, dy *Value, want []bool) ([]*Value, err
 			return nil, fmt.Errorf("graphs: no weight gradient for grouped ConvTranspose (%s)", n.Name)
 		}
 		// ConvTranspose: y[n,m,s*i+d*a-p] += x[n,c,i] w[c,m,a]  =>  dW[c,m,a] = sum dy_pad[n,m,s*i+d*a] x[n,c,i]
-		out[1] = g.weightGrad(dy, x, w.shape, o)
+		if g.Target == TargetGPU && o.Dilations == [2]int64{1, 1} {
+			out[1] = g.weightGradGPU(x, dy, w.shape[2:], o)
+		} else {
+			out[1] = g.weightGrad(dy, x, w.shape, o)
+		}
 	}
 	if len(n.In) > 2 && want[2] {
 		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
@@ -453,4 +459,65 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 		r = g.Transpose(r, 0, 2, 1)
 	}
 	return g.Reshape(r, m, c, kh, kw)
+}
+
+// gpuSplitOutputs caps the partial results weightGradGPU sums (floats per kernel offset).
+const gpuSplitOutputs = 8 << 20
+
+// weightGradGPU is the kernel gradient of an undilated, ungrouped Conv or ConvTranspose as a
+// GPU wants it: one batched MatMul per kernel offset (a,b) with the reduction split over
+// images (and rows), then a ReduceSum of the partial products.
+//
+//	R[f,c,a,b] = sum_{n,i,j} fixed[n,f,i,j] * bigpad[n,c,s*i+a,s*j+b]
+//
+// For Conv, fixed = dy and big = x (R is dW [M,C,k,k]); for ConvTranspose, fixed = x and big
+// = dy (R is dW [C,M,k,k]). The CPU forms reduce over every pixel in one GEMM with a tiny
+// output (e.g. 32x32 over a million terms), which a GPU runs on a handful of workgroups.
+func (g *Graph) weightGradGPU(fixed, big *Value, k []int64, o ConvOpts) *Value {
+	n, f, ho, wo := fixed.shape[0], fixed.shape[1], fixed.shape[2], fixed.shape[3]
+	c := big.shape[1]
+	s := o.Strides
+	// Zero padding so that every offset's stepped slice is in range.
+	pads := []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]}
+	for i := range 2 {
+		need := s[i]*(fixed.shape[2+i]-1) + k[i]
+		have := big.shape[2+i] + o.Pads[i] + o.Pads[2+i]
+		pads[6+i] += max(0, need-have)
+	}
+	bt := g.Transpose(g.Pad(big, pads), 0, 2, 3, 1) // [n, H, W, c]
+	// Split the reduction over images and rows when the rows are long, over images when the
+	// images are, else not at all; in every case within gpuSplitOutputs partial sums.
+	mode := 0
+	switch {
+	case wo >= 128 && n*ho*f*c <= gpuSplitOutputs:
+		mode = 2
+	case ho*wo >= 256 && n*f*c <= gpuSplitOutputs:
+		mode = 1
+	}
+	var a *Value
+	switch mode {
+	case 2:
+		a = g.Transpose(fixed, 0, 2, 1, 3) // [n, ho, f, wo]
+	case 1:
+		a = g.Reshape(fixed, n, f, ho*wo)
+	default:
+		a = g.Reshape(g.Transpose(fixed, 1, 0, 2, 3), f, n*ho*wo)
+	}
+	parts := make([]*Value, 0, k[0]*k[1])
+	for i := range k[0] {
+		for j := range k[1] {
+			col := g.SliceStep(bt, []int64{i, j}, []int64{ho, wo}, []int64{s[0], s[1]}, []int64{1, 2}) // [n, ho, wo, c]
+			var r *Value
+			switch mode {
+			case 2:
+				r = g.ReduceSum(g.BatchMatMul(a, col), []int64{0, 1}, false)
+			case 1:
+				r = g.ReduceSum(g.BatchMatMul(a, g.Reshape(col, n, ho*wo, c)), []int64{0}, false)
+			default:
+				r = g.MatMul(a, g.Reshape(col, n*ho*wo, c))
+			}
+			parts = append(parts, g.Reshape(r, f, c, 1))
+		}
+	}
+	return g.Reshape(g.Concat(2, parts...), f, c, k[0], k[1])
 }

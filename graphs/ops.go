@@ -186,6 +186,20 @@ func (g *Graph) MatMul(a, b *Value) *Value {
 	return g.one("MatMul", []*Value{a, b}, nil, []int64{a.shape[0], b.shape[1]})
 }
 
+// BatchMatMul multiplies stacks of matrices: [..., m, k] @ [..., k, n] with equal leading
+// dimensions. It has no gradient rule: the gradients use it, the forward pass does not.
+func (g *Graph) BatchMatMul(a, b *Value) *Value {
+	if !g.check("MatMul", a, b) {
+		return g.placeholder()
+	}
+	r := a.Rank()
+	if r < 3 || b.Rank() != r || !slices.Equal(a.shape[:r-2], b.shape[:r-2]) || a.shape[r-1] != b.shape[r-2] {
+		return g.fail("MatMul", "want [...,m,k] @ [...,k,n] with equal batch dimensions, got %v and %v", a.shape, b.shape)
+	}
+	out := append(a.Shape()[:r-1], b.shape[r-1])
+	return g.one("MatMul", []*Value{a, b}, nil, out)
+}
+
 // broadcast returns the numpy broadcast of two shapes; -1 (symbolic) matches -1 or 1.
 func broadcast(a, b []int64) ([]int64, error) {
 	n := max(len(a), len(b))
@@ -445,6 +459,23 @@ func (g *Graph) Slice(x *Value, starts, ends, axes []int64) *Value {
 		out[a] = ends[i] - starts[i]
 	}
 	return g.one("Slice", []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...)}, nil, out)
+}
+
+// SliceStep takes every steps[i]-th element of axes[i] from starts[i], count[i] of them.
+func (g *Graph) SliceStep(x *Value, starts, count, steps, axes []int64) *Value {
+	if !g.check("Slice", x) {
+		return g.placeholder()
+	}
+	out := x.Shape()
+	ends := make([]int64, len(axes))
+	for i, a := range axes {
+		ends[i] = starts[i] + steps[i]*(count[i]-1) + 1
+		if a < 0 || int(a) >= x.Rank() || starts[i] < 0 || steps[i] < 1 || count[i] < 1 || ends[i] > x.shape[a] {
+			return g.fail("Slice", "bad stepped range start %d count %d step %d on axis %d of %v", starts[i], count[i], steps[i], a, x.shape)
+		}
+		out[a] = count[i]
+	}
+	return g.one("Slice", []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...), g.ints(steps...)}, nil, out)
 }
 
 // Pad pads x with zeros: pads lists begins for every axis, then ends (ONNX order). All-zero

@@ -130,3 +130,51 @@ func TestProviderMatchesCPU(t *testing.T) {
 		})
 	}
 }
+
+// TestGPULoweringOnCPU runs train_step lowered for a GPU (weight gradients as split-K batched
+// MatMuls, Sums as Adds, plain ConvTransposes) on the CPU provider against the CPU lowering,
+// at 256x256 so that every split of the GPU weight gradient is used: within 1e-5.
+func TestGPULoweringOnCPU(t *testing.T) {
+	setupORT(t)
+	cfg := smallCfg(true)
+	cfg.Data.Size = 256
+	gcfg := cfg
+	gcfg.Runtime.Provider = "webgpu"
+	cv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, err := New(gcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 2
+	ca, err := cv.TrainStep(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, err := gv.TrainStep(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	in := cv.InitParams(4)
+	var shapes [][]int64
+	for _, s := range cv.Params() {
+		shapes = append(shapes, s.Shape)
+	}
+	in = append(in, randSlice(r, batch*3*256*256, -1, 1), randSlice(r, batch*8, -1, 1), []float32{0.5})
+	shapes = append(shapes, []int64{batch, 3, 256, 256}, []int64{batch, 8}, []int64{1})
+	rt := configs.Default().Runtime
+	want := runOn(t, ca, rt, in, shapes)
+	got := runOn(t, ga, rt, in, shapes)
+	var worst float64
+	for i, name := range ga.Outputs {
+		e := relErr(got[i], want[i], 1e-12)
+		if e > 1e-5 {
+			t.Errorf("%s differs by %.3g", name, e)
+		}
+		worst = max(worst, e)
+	}
+	t.Logf("worst relative difference over %d outputs: %.3g", len(ga.Outputs), worst)
+}
