@@ -321,7 +321,7 @@ func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
 		}
 	}
 	if len(n.In) > 2 && want[2] {
-		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
+		out[2] = g.biasGrad(dy)
 	}
 	return out, nil
 }
@@ -388,7 +388,7 @@ func (g *Graph) convTransposeVJP(n *Node, dy *Value, want []bool) ([]*Value, err
 		}
 	}
 	if len(n.In) > 2 && want[2] {
-		out[2] = g.ReduceSum(dy, []int64{0, 2, 3}, false)
+		out[2] = g.biasGrad(dy)
 	}
 	return out, nil
 }
@@ -520,4 +520,13 @@ func (g *Graph) weightGradGPU(fixed, big *Value, k []int64, o ConvOpts) *Value {
 		}
 	}
 	return g.Reshape(g.Concat(2, parts...), f, c, k[0], k[1])
+}
+
+// biasGrad sums dy [N,C,H,W] to [C]. On a GPU, over the pixels first and then the batch: one
+// ReduceSum over axes 0, 2, 3 gives each channel to one workgroup (a million terms at 256x256).
+func (g *Graph) biasGrad(dy *Value) *Value {
+	if g.Target == TargetGPU {
+		return g.ReduceSum(g.ReduceSum(dy, []int64{2, 3}, false), []int64{0}, false)
+	}
+	return g.ReduceSum(dy, []int64{0, 2, 3}, false)
 }
