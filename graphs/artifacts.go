@@ -269,17 +269,17 @@ func (v *VAE) meta(g *Graph, meta map[string]string) {
 }
 
 // Artifacts builds all six artifacts: train_step (static batch), eval_step (dynamic batch),
-// optimizer, step (train_step and optimizer fused, what GPU providers run), and the encoder
-// and decoder with params baked in and meta recorded.
+// optimizer, the encoder and decoder with params baked in and meta recorded, and step
+// (train_step and optimizer fused, what GPU providers run).
 func (v *VAE) Artifacts(batch int, params [][]float32, meta map[string]string) ([]Artifact, error) {
 	var out []Artifact
 	for _, f := range []func() (Artifact, error){
 		func() (Artifact, error) { return v.TrainStep(batch) },
 		func() (Artifact, error) { return v.EvalStep(0) },
 		v.Optimizer,
-		func() (Artifact, error) { return v.FusedStep(batch) },
 		func() (Artifact, error) { return v.Encoder(params, meta) },
 		func() (Artifact, error) { return v.Decoder(params, meta) },
+		func() (Artifact, error) { return v.FusedStep(batch) },
 	} {
 		a, err := f()
 		if err != nil {
