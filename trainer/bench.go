@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -35,7 +36,7 @@ type StepTiming struct {
 // first runs compile kernels and allocate). Bytes moved are counted over the timed steps.
 // hostState runs a GPU provider the CPU way instead (train_step and optimizer over host
 // memory, everything copied each step), to measure what keeping the state on the device buys.
-func BenchSteps(cfg configs.Config, warmup, n int, hostState bool, log io.Writer) (StepTiming, error) {
+func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostState bool, log io.Writer) (StepTiming, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -81,6 +82,9 @@ func BenchSteps(cfg configs.Config, warmup, n int, hostState bool, log io.Writer
 	step := 0
 	run := func(n int) error {
 		for range n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			step++
 			terms, err := s.step(x, step, 0.1, cfg)
 			if err != nil {

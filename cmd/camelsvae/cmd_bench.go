@@ -37,8 +37,11 @@ func newBenchCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			host, _ := cmd.Flags().GetBool("host-state")
-			r, err := trainer.BenchSteps(cfg, warmup, steps, host, out)
+			r, err := trainer.BenchSteps(cmd.Context(), cfg, warmup, steps, host, out)
 			if err != nil {
+				if cmd.Context().Err() != nil {
+					return fmt.Errorf("bench interrupted; nothing written")
+				}
 				return err
 			}
 			fmt.Fprintf(out, "%s, %dx%d, batch %d: %.2f images/s (%.1f ms/step over %d steps; setup and %d warm-up steps %.1f s)\n",

@@ -13,6 +13,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C (or SIGTERM) asks the running command to stop cleanly (train writes a
+	// checkpoint); once it has, a second one ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := NewRootCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "camelsvae:", err)
 		stop()
