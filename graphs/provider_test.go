@@ -39,7 +39,7 @@ func runOn(t *testing.T, a Artifact, rt configs.Runtime, in [][]float32, shapes 
 	return runSession(t, s, in, shapes)
 }
 
-// TestProviderMatchesCPU runs every artifact of the reduced model (and the fused step) on
+// TestProviderMatchesCPU runs every artifact of the reduced model (the fused step included) on
 // the GPU provider, lowered for it, and on the CPU, lowered for the CPU: every output agrees
 // within 1e-4 norm-wise relative error, and every node of the GPU graphs ran on the GPU
 // provider.
@@ -100,6 +100,21 @@ func TestProviderMatchesCPU(t *testing.T) {
 		{func(v *VAE) (Artifact, error) { return v.Encoder(params, nil) },
 			[][]float32{x}, [][]int64{{batch, 3, 32, 32}}},
 	}
+	// The decoder takes the CPU encoder's mu and skips.
+	enc, err := cpuV.Encoder(params, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := runOn(t, enc, configs.Default().Runtime, [][]float32{x}, [][]int64{{batch, 3, 32, 32}})
+	decIn, decShapes := [][]float32{eo[0]}, [][]int64{{batch, 8}}
+	for i, sh := range cpuV.SkipShapes() {
+		decIn, decShapes = append(decIn, eo[2+i]), append(decShapes, append([]int64{batch}, sh...))
+	}
+	cases = append(cases, struct {
+		build  func(v *VAE) (Artifact, error)
+		in     [][]float32
+		shapes [][]int64
+	}{func(v *VAE) (Artifact, error) { return v.Decoder(params, nil) }, decIn, decShapes})
 	for _, c := range cases {
 		ca, err := c.build(cpuV)
 		if err != nil {
