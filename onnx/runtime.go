@@ -1,6 +1,8 @@
 // Package onnx holds the ONNX protobuf types (package onnxpb, generated from Debian's
 // libonnx-dev onnx.proto) and the ONNX Runtime layer: finding libonnxruntime.so, initialising
-// it once per process, and sessions on the cpu, cuda or webgpu execution providers.
+// it once per process, sessions on the cpu, cuda or webgpu execution providers, IO-bound
+// sessions whose tensors stay in device memory between runs (device.go), where a model's
+// nodes ran (placement.go), and the Vulkan devices WebGPU can use (vulkan.go).
 //
 // Invariants: Init runs once per process (ONNX Runtime has one environment); every session
 // and tensor made here must be destroyed by its owner. On the CPU provider, tensors made with
