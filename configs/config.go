@@ -180,8 +180,6 @@ type Runtime struct {
 	WebGPULayout string `mapstructure:"webgpu_layout" yaml:"webgpu_layout"`
 	// WebGPUValidation is Dawn's validation: disabled, wgpuOnly, basic or full.
 	WebGPUValidation string `mapstructure:"webgpu_validation" yaml:"webgpu_validation"`
-	// WebGPUGraphCapture records the GPU commands of a run once and replays them.
-	WebGPUGraphCapture bool `mapstructure:"webgpu_graph_capture" yaml:"webgpu_graph_capture"`
 	// ProviderOptions passes further execution-provider options verbatim, as
 	// "key=value,key=value" (ONNX Runtime's names, case kept).
 	ProviderOptions string `mapstructure:"provider_options" yaml:"provider_options"`
@@ -197,6 +195,11 @@ func (r Runtime) ExtraProviderOptions() (map[string]string, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("runtime.provider_options: %q is not key=value", strings.TrimSpace(kv))
+		}
+		if k == "enableGraphCapture" && v != "0" && v != "false" {
+			// Measured over SwiftShader: every step returned the first step's loss.
+			return nil, fmt.Errorf("runtime.provider_options: enableGraphCapture is not supported: ONNX Runtime replays the " +
+				"captured run on the buffers it captured, and training binds new ones each step")
 		}
 		out[k] = v
 	}

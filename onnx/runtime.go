@@ -264,9 +264,6 @@ func WebGPUOptions(rt configs.Runtime) (map[string]string, error) {
 	if rt.WebGPUValidation != "" {
 		o["validationMode"] = rt.WebGPUValidation
 	}
-	if rt.WebGPUGraphCapture {
-		o["enableGraphCapture"] = "1"
-	}
 	return o, mergeExtra(o, rt)
 }
 

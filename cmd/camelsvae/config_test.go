@@ -70,6 +70,9 @@ func TestConfigErrors(t *testing.T) {
 		{"negative batch", "train:\n  batch: -1\n", nil, false, []string{"train.batch", "-1"}},
 		{"negative batch from env", "", []string{"CAMELSVAE_TRAIN_BATCH=-3"}, false, []string{"train.batch", "-3"}},
 		{"bad provider", "runtime:\n  provider: tpu\n", nil, false, []string{"runtime.provider", "tpu"}},
+		{"bad webgpu layout", "runtime:\n  webgpu_layout: NCWH\n", nil, false, []string{"runtime.webgpu_layout", "NCWH"}},
+		{"provider option without =", "runtime:\n  provider_options: \"deviceId\"\n", nil, false, []string{"runtime.provider_options", "deviceId"}},
+		{"graph capture refused", "", []string{"CAMELSVAE_RUNTIME_PROVIDER_OPTIONS=enableGraphCapture=1"}, false, []string{"runtime.provider_options", "enableGraphCapture"}},
 		{"missing file", "", nil, true, []string{"nope.yaml"}},
 		{"not yaml", "train: [1, 2\n", nil, false, []string{"config file"}},
 	}
