@@ -316,6 +316,8 @@ func (g *Graph) convVJP(n *Node, dy *Value, want []bool) ([]*Value, error) {
 			out[1] = g.weightGradGPU(dy, x, w.shape[2:], o)
 		} else if unit {
 			out[1] = g.weightGradIm2col(x, dy, w.shape, o)
+		} else if phaseWeightGrad(dy, x, w.shape[2:], o) {
+			out[1] = g.weightGradStrided(dy, x, w.shape[2:], o)
 		} else {
 			out[1] = g.weightGrad(x, dy, w.shape, o)
 		}
@@ -383,6 +385,8 @@ func (g *Graph) convTransposeVJP(n *Node, dy *Value, want []bool) ([]*Value, err
 		// ConvTranspose: y[n,m,s*i+d*a-p] += x[n,c,i] w[c,m,a]  =>  dW[c,m,a] = sum dy_pad[n,m,s*i+d*a] x[n,c,i]
 		if g.Target == TargetGPU && o.Dilations == [2]int64{1, 1} {
 			out[1] = g.weightGradGPU(x, dy, w.shape[2:], o)
+		} else if phaseWeightGrad(x, dy, w.shape[2:], o) {
+			out[1] = g.weightGradStrided(x, dy, w.shape[2:], o)
 		} else {
 			out[1] = g.weightGrad(dy, x, w.shape, o)
 		}
@@ -459,6 +463,75 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 		r = g.Transpose(r, 0, 2, 1)
 	}
 	return g.Reshape(r, m, c, kh, kw)
+}
+
+// phaseWeightGrad reports whether weightGradStrided suits a weight gradient on the CPU: equal
+// strides, no dilation, phases at most 1.25x the pixels of fixed (the kq-1 extra rows and
+// columns are products of zeros: at 8x8 and below the dilated Conv of weightGrad is as fast
+// or faster) and a big side of at least 16 channels (the GEMM's second dimension is s*s*c; the
+// dilated Conv is faster for enc.conv1's 3 input maps).
+func phaseWeightGrad(fixed, big *Value, k []int64, o ConvOpts) bool {
+	s := o.Strides[0]
+	if o.Dilations != [2]int64{1, 1} || o.Strides[1] != s || big.shape[1] < 16 {
+		return false
+	}
+	kq := (max(k[0], k[1]) + s - 1) / s
+	ho, wo := fixed.shape[2], fixed.shape[3]
+	return 4*(ho+kq-1)*(wo+kq-1) <= 5*ho*wo
+}
+
+// weightGradStrided is the kernel gradient of an undilated, ungrouped Conv or ConvTranspose
+// with stride s on the CPU, as one GEMM:
+//
+//	R[f,c,a,b] = sum_{n,i,j} fixed[n,f,i,j] * bigpad[n,c,s*i+a,s*j+b]
+//
+// For Conv, fixed = dy and big = x (R is dW [M,C,k,k]); for ConvTranspose, fixed = x and
+// big = dy (R is dW [C,M,k,k]). With a = s*da + r, bigpad[.., s*i+a, ..] is phase r of bigpad
+// (SpaceToDepth) at row i+da, so the shift moves to the fixed side, which is s*s times
+// smaller: the kq*kq zero-padded shifts of fixed (kq = ceil(k/s)) stacked, times the s*s
+// phases of big, give every offset in one GEMM with no wasted products when s divides k.
+// ORT runs the dilated-Conv form (weightGrad) several times slower (its kernel is as large
+// as an image), and stepped Slices of big copy element by element.
+func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Value {
+	n, f, ho, wo := fixed.shape[0], fixed.shape[1], fixed.shape[2], fixed.shape[3]
+	c := big.shape[1]
+	s := o.Strides[0]
+	kq := (max(k[0], k[1]) + s - 1) / s
+	hh, wh := ho+kq-1, wo+kq-1 // rows and columns of a phase
+	// bigpad: s*hh x s*wh, padded at the end or cut where big is longer than any offset reads.
+	pads := []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, 0, 0}
+	var cut []int64
+	for i, want := range []int64{s * hh, s * wh} {
+		end := want - big.shape[2+i] - o.Pads[i]
+		if end >= 0 {
+			pads[6+i] = end
+		} else {
+			cut = append(cut, want)
+		}
+	}
+	b := g.Pad(g.Transpose(big, 1, 0, 2, 3), pads) // [c, n, H, W]
+	if len(cut) > 0 {
+		b = g.Slice(b, []int64{0, 0}, []int64{s * hh, s * wh}, []int64{2, 3})
+	}
+	l := n * hh * wh
+	if s > 1 {
+		b = g.one("SpaceToDepth", []*Value{b}, []attr{aInt("blocksize", s)}, []int64{c, s * s * n, hh, wh})
+	}
+	b = g.Reshape(b, c*s*s, l) // rows (c, r, q)
+	ft := g.Transpose(fixed, 1, 0, 2, 3)
+	shifts := make([]*Value, 0, kq*kq)
+	for da := range kq {
+		for db := range kq {
+			shifts = append(shifts, g.Pad(ft, []int64{0, 0, da, db, 0, 0, kq - 1 - da, kq - 1 - db}))
+		}
+	}
+	a := g.Reshape(g.Concat(0, shifts...), kq*kq*f, l) // rows (da, db, f)
+	r := g.Reshape(g.Gemm(a, b, nil, false, true), kq, kq, f, c, s, s)
+	r = g.Reshape(g.Transpose(r, 2, 3, 0, 4, 1, 5), f, c, kq*s, kq*s) // [f, c, da*s+r, db*s+q]
+	if kq*s != k[0] || kq*s != k[1] {
+		r = g.Slice(r, []int64{0, 0}, []int64{k[0], k[1]}, []int64{2, 3})
+	}
+	return r
 }
 
 // gpuSplitOutputs caps the partial results weightGradGPU sums (floats per kernel offset).

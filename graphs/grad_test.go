@@ -49,6 +49,14 @@ func TestGradFiniteDifferences(t *testing.T) {
 	away := [2]float64{0.1, 1}
 	cases := []fdCase{
 		{name: "Conv k4 s2 p1 bias", shapes: [][]int64{{2, 3, 8, 8}, {4, 3, 4, 4}, {4}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(2, 1), true)},
+		// Large enough for weightGradStrided (phases of at least 9x8 pixels, 16 channels).
+		{name: "Conv k4 s2 p1 phase weight grad", shapes: [][]int64{{1, 16, 18, 18}, {3, 16, 4, 4}, {3}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(2, 1), true)},
+		{name: "Conv k4 s2 p1 phase weight grad, odd input", shapes: [][]int64{{1, 16, 19, 17}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u}, build: conv(Conv2(2, 1), false)},
+		{name: "Conv k4 s2 valid phase weight grad, input cut", shapes: [][]int64{{1, 16, 21, 21}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u},
+			build: conv(ConvOpts{Strides: [2]int64{2, 2}}, false)},
+		{name: "ConvTranspose k4 s2 p1 phase weight grad", shapes: [][]int64{{1, 2, 9, 9}, {2, 16, 4, 4}, {16}}, ranges: [][2]float64{u, u, u}, build: convT(Conv2(2, 1), true)},
+		{name: "ConvTranspose k3 s2 p1 output_padding phase weight grad", shapes: [][]int64{{1, 2, 9, 10}, {2, 16, 3, 3}}, ranges: [][2]float64{u, u},
+			build: convT(ConvOpts{Strides: [2]int64{2, 2}, Pads: [4]int64{1, 1, 1, 1}, OutPad: [2]int64{1, 1}}, false)},
 		{name: "Conv k4 s2 p1 odd input (output_padding)", shapes: [][]int64{{2, 2, 9, 7}, {3, 2, 4, 4}}, ranges: [][2]float64{u, u}, build: conv(Conv2(2, 1), false)},
 		{name: "Conv k3 s1 p1", shapes: [][]int64{{2, 3, 5, 6}, {2, 3, 3, 3}, {2}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv k3 s1 uneven pads", shapes: [][]int64{{2, 4, 5, 6}, {2, 4, 3, 3}}, ranges: [][2]float64{u, u},
