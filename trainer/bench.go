@@ -44,13 +44,7 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 	if err != nil {
 		return StepTiming{}, err
 	}
-	t := &Tensors{Params: vae.InitParams(cfg.Seed)}
-	for i, s := range vae.Params() {
-		t.Names = append(t.Names, s.Name)
-		t.Shapes = append(t.Shapes, s.Shape)
-		t.M = append(t.M, make([]float32, len(t.Params[i])))
-		t.V = append(t.V, make([]float32, len(t.Params[i])))
-	}
+	t := freshTensors(vae, cfg.Seed)
 	res := StepTiming{Provider: cfg.Runtime.Provider, Size: cfg.Data.Size, Batch: cfg.Train.Batch,
 		WidthMult: cfg.Model.WidthMult, Steps: n}
 	if res.Provider == "webgpu" {

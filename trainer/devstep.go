@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 )
@@ -80,15 +77,8 @@ func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir 
 	if err != nil {
 		return nil, err
 	}
-	if artifactDir != "" {
-		if err := os.MkdirAll(artifactDir, 0o755); err != nil {
-			return nil, err
-		}
-		for _, a := range []graphs.Artifact{fs, ev} {
-			if err := formats.WriteFile(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
-				return nil, err
-			}
-		}
+	if err := writeArtifacts(artifactDir, fs, ev); err != nil {
+		return nil, err
 	}
 	s.model = fs.Model
 	if s.fused, err = onnx.NewBound(fs.Model, fs.Inputs, fs.Outputs, cfg.Runtime); err != nil {
@@ -171,14 +161,12 @@ func (s *devStepper) commit() {
 
 func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw.Data[0] = float32(klw)
-	var sums Terms
-	images := 0
-	err := f.Epoch(ctx, 0, 0, func(x []float32, n int) error {
+	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
 		xt := s.evalX[n]
 		if xt == nil {
 			var err error
 			if xt, err = onnx.NewHostTensor([]int64{int64(n), graphs.Channels, s.size, s.size}); err != nil {
-				return err
+				return Terms{}, err
 			}
 			s.evalX[n] = xt
 		}
@@ -186,20 +174,8 @@ func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, 
 		in := append(append([]onnx.Arg{}, s.cur[:s.n]...), xt, s.klw)
 		out, err := s.eval.Run(in, s.loss[:])
 		onnx.ReleaseValues(out) // recon, mu, logvar stay on the device, unused
-		if err != nil {
-			return fmt.Errorf("validation: %w", err)
-		}
-		sums.add(s.terms(), float64(n))
-		images += n
-		return nil
+		return s.terms(), err
 	})
-	if err != nil {
-		return Terms{}, err
-	}
-	if images == 0 {
-		return Terms{}, fmt.Errorf("validation split is empty")
-	}
-	return sums.scaled(1 / float64(images)), nil
 }
 
 func (s *devStepper) tensors() (*Tensors, error) {

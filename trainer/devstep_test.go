@@ -43,16 +43,7 @@ func compareRunners(t *testing.T, rt configs.Runtime, tol float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	init := func() *Tensors {
-		tt := &Tensors{Params: vae.InitParams(c.Seed)}
-		for i, s := range vae.Params() {
-			tt.Names = append(tt.Names, s.Name)
-			tt.Shapes = append(tt.Shapes, s.Shape)
-			tt.M = append(tt.M, make([]float32, len(tt.Params[i])))
-			tt.V = append(tt.V, make([]float32, len(tt.Params[i])))
-		}
-		return tt
-	}
+	init := func() *Tensors { return freshTensors(vae, c.Seed) }
 	host, err := newStepper(vae, c, init(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -188,11 +179,7 @@ func TestRunnersUnavailableProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt := &Tensors{Params: vae.InitParams(1)}
-	for i, s := range vae.Params() {
-		tt.Names, tt.Shapes = append(tt.Names, s.Name), append(tt.Shapes, s.Shape)
-		tt.M, tt.V = append(tt.M, make([]float32, len(tt.Params[i]))), append(tt.V, make([]float32, len(tt.Params[i])))
-	}
+	tt := freshTensors(vae, 1)
 	if _, err := newStepper(vae, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
 		t.Errorf("host stepper on cuda: got %v", err)
 	}

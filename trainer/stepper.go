@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -56,15 +55,8 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir str
 	if err != nil {
 		return nil, err
 	}
-	if artifactDir != "" {
-		if err := os.MkdirAll(artifactDir, 0o755); err != nil {
-			return nil, err
-		}
-		for _, a := range []graphs.Artifact{ts, ev, op} {
-			if err := formats.WriteFile(filepath.Join(artifactDir, a.Name), a.Model); err != nil {
-				return nil, err
-			}
-		}
+	if err := writeArtifacts(artifactDir, ts, ev, op); err != nil {
+		return nil, err
 	}
 	if s.train, err = sessionOf(ts, cfg.Runtime); err != nil {
 		return nil, err
@@ -168,6 +160,23 @@ func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (
 	return terms, nil
 }
 
+// writeArtifacts writes the graphs a runner loads into dir (when not empty), for inspection
+// and reuse by other tools.
+func writeArtifacts(dir string, arts ...graphs.Artifact) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, a := range arts {
+		if err := formats.WriteFile(filepath.Join(dir, a.Name), a.Model); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // commit makes the optimizer's output the current parameters.
 func (s *stepper) commit() { s.side = 1 - s.side }
 
@@ -181,32 +190,19 @@ func (s *stepper) terms() Terms {
 // image-weighted mean loss terms.
 func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw[0] = float32(klw)
-	var sums Terms
-	images := 0
-	err := f.Epoch(ctx, 0, 0, func(x []float32, n int) error {
+	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
 		xt, err := onnx.NewTensor([]int64{int64(n), graphs.Channels, s.size, s.size}, x)
 		if err != nil {
-			return err
+			return Terms{}, err
 		}
 		defer xt.Destroy()
 		in := append(append([]onnx.Value{}, s.paramT[s.side]...), xt, s.klwT)
 		out := make([]onnx.Value, len(s.eval.Outputs))
 		copy(out, s.lossT)
 		defer onnx.DestroyAll(out[len(s.lossT):])
-		if err := s.eval.Run(in, out); err != nil {
-			return fmt.Errorf("validation: %w", err)
-		}
-		sums.add(s.terms(), float64(n))
-		images += n
-		return nil
+		err = s.eval.Run(in, out) // before s.terms(), which reads the loss outputs
+		return s.terms(), err
 	})
-	if err != nil {
-		return Terms{}, err
-	}
-	if images == 0 {
-		return Terms{}, fmt.Errorf("validation split is empty")
-	}
-	return sums.scaled(1 / float64(images)), nil
 }
 
 // tensors is the current state for a checkpoint (no copy: the caller writes it out before

@@ -118,11 +118,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		metrics = keepEpochs(metrics, st.Epoch)
 		fmt.Fprintf(o.Log, "resuming %s from %s (epoch %d, step %d)\n", o.Run, latest, st.Epoch, st.Step)
 	default:
-		t.Params = vae.InitParams(cfg.Seed)
-		for _, p := range t.Params {
-			t.M = append(t.M, make([]float32, len(p)))
-			t.V = append(t.V, make([]float32, len(p)))
-		}
+		t = freshTensors(vae, cfg.Seed)
 	}
 	if st.Done && !st.EarlyStopped && cfg.Train.Epochs > st.Epoch {
 		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
@@ -332,6 +328,42 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// freshTensors is the model's starting state for a seed: PyTorch-style initial parameters
+// and zero Adam moments.
+func freshTensors(vae *graphs.VAE, seed int64) *Tensors {
+	t := &Tensors{Params: vae.InitParams(seed)}
+	for i, s := range vae.Params() {
+		t.Names = append(t.Names, s.Name)
+		t.Shapes = append(t.Shapes, s.Shape)
+		t.M = append(t.M, make([]float32, len(t.Params[i])))
+		t.V = append(t.V, make([]float32, len(t.Params[i])))
+	}
+	return t
+}
+
+// evalFeed runs one validation pass of f (epoch 0 order) through run, which returns each
+// batch's loss terms, and returns their image-weighted mean.
+func evalFeed(ctx context.Context, f Feed, run func(x []float32, n int) (Terms, error)) (Terms, error) {
+	var sums Terms
+	images := 0
+	err := f.Epoch(ctx, 0, 0, func(x []float32, n int) error {
+		t, err := run(x, n)
+		if err != nil {
+			return fmt.Errorf("validation: %w", err)
+		}
+		sums.add(t, float64(n))
+		images += n
+		return nil
+	})
+	if err != nil {
+		return Terms{}, err
+	}
+	if images == 0 {
+		return Terms{}, fmt.Errorf("validation split is empty")
+	}
+	return sums.scaled(1 / float64(images)), nil
 }
 
 // saveState writes the runner's current state as checkpoint tag.
