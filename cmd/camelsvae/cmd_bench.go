@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/camelsvae/camelsvae/formats"
-	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
 )
@@ -26,8 +25,7 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lib, _ := cmd.Flags().GetString("ort-lib")
-			if _, err := onnx.Setup(lib, cfg.Runtime); err != nil {
+			if err := setupRuntime(cmd, cfg); err != nil {
 				return err
 			}
 			steps, _ := cmd.Flags().GetInt("steps")
