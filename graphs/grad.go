@@ -436,6 +436,9 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 	// When the shifted side is much smaller (the 3-channel output conv), stacking its slices
 	// for one GEMM is cheaper than reading the fixed side once per offset.
 	stack := f >= 4*s
+	if !stack && ho*wo >= shiftedMinPixels {
+		return g.weightGradShifted(x, dy, wshape, o)
+	}
 	parts := make([]*Value, 0, kh*kw)
 	for a := range kh {
 		for b := range kw {
@@ -463,6 +466,53 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 		r = g.Transpose(r, 0, 2, 1)
 	}
 	return g.Reshape(r, m, c, kh, kw)
+}
+
+// shiftedMinPixels is the output size from which weightGradShifted beats one GEMM per kernel
+// offset (measured: 1.8x faster at 256x256, 1.06x at 128x128, even at 64x64).
+const shiftedMinPixels = 128 * 128
+
+// weightGradShifted is the kernel gradient of a stride-1, undilated, ungrouped Conv on large
+// images as one GEMM of kh row-shifted copies of dy against kw column-shifted copies of x:
+//
+//	dW[m,c,a,b] = sum_{n,r,j} dy_a[n,m,r,j] * x_b[n,c,r,j]
+//	dy_a[n,m,r,j] = dy[n,m,r-a,j] (zero outside),  x_b[n,c,r,j] = xpad[n,c,r,j+b]
+//
+// over the R = ho+kh-1 padded rows of each image. Both sides are batch-transposed and laid
+// out as one tall image per channel (images stacked, R rows each), so each set of shifts is
+// a single grouped Conv with a one-hot kernel; dy's kh-1 zero rows on top of every image
+// absorb the rows a shift pushes across image boundaries. That copies kh+kw slices instead
+// of weightGradIm2col's kh*kw, and the GEMM [kh*M, K] x [kw*C, K]^T is large enough for
+// MLAS to run near its peak.
+func (g *Graph) weightGradShifted(x, dy *Value, wshape []int64, o ConvOpts) *Value {
+	n, c, w := x.shape[0], x.shape[1], x.shape[3]
+	m, kh, kw := wshape[0], wshape[2], wshape[3]
+	ho, wo := dy.shape[2], dy.shape[3]
+	r := ho + kh - 1 // = h + top + bottom padding
+	k := n * r * wo
+	// x: [C, N, R, W] -> tall [1, C, N*R, W] -> kw column shifts [C*kw, K].
+	xp := g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], 0, 0, 0, o.Pads[2], 0})
+	ex := g.oneHotShifts(c, kw, 1, kw, func(i int64) (int64, int64) { return 0, i })
+	xs := g.Conv(g.Reshape(xp, 1, c, n*r, w), ex, nil, ConvOpts{Pads: [4]int64{0, o.Pads[1], 0, o.Pads[3]}, Group: c})
+	// dy: [M, N, R, Wo] with kh-1 zero rows on top -> kh row shifts [M*kh, K].
+	dp := g.Pad(g.Transpose(dy, 1, 0, 2, 3), []int64{0, 0, kh - 1, 0, 0, 0, 0, 0})
+	ed := g.oneHotShifts(m, kh, kh, 1, func(i int64) (int64, int64) { return kh - 1 - i, 0 })
+	ds := g.Conv(g.Reshape(dp, 1, m, n*r, wo), ed, nil, ConvOpts{Pads: [4]int64{0, 0, kh - 1, 0}, Group: m})
+	gm := g.Gemm(g.Reshape(ds, m*kh, k), g.Reshape(xs, c*kw, k), nil, false, true) // [(m,a), (c,b)]
+	return g.Transpose(g.Reshape(gm, m, kh, c, kw), 0, 2, 1, 3)
+}
+
+// oneHotShifts is the depthwise kernel [groups*k, 1, kh, kw] whose output i of every group
+// copies its input at offset at(i): a Conv with it stacks k shifted copies of each channel.
+func (g *Graph) oneHotShifts(groups, k, kh, kw int64, at func(i int64) (int64, int64)) *Value {
+	d := make([]float32, groups*k*kh*kw)
+	for q := range groups {
+		for i := range k {
+			a, b := at(i)
+			d[(q*k+i)*kh*kw+a*kw+b] = 1
+		}
+	}
+	return g.Const([]int64{groups * k, 1, kh, kw}, d)
 }
 
 // phaseWeightGrad reports whether weightGradStrided suits a weight gradient on the CPU: equal
