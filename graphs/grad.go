@@ -422,22 +422,23 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 	shiftDy := m*h*w < c*ho*wo && pq[0] >= 0 && pq[1] >= 0 && pq[2] >= 0 && pq[3] >= 0
 	// fixed is [F, n*p*q] (F rows of the unshifted side); shifted is the padded other side,
 	// batch-transposed, to be cut at each offset to [S, n, p, q].
-	var fixed, shifted *Value
-	var f, s, p, q int64
+	f, s, p, q := m, c, ho, wo
 	if shiftDy {
 		f, s, p, q = c, m, h, w
-		fixed = g.Reshape(g.Transpose(x, 1, 0, 2, 3), c, n*h*w)
-		shifted = g.Pad(g.Transpose(dy, 1, 0, 2, 3), []int64{0, 0, pq[0], pq[1], 0, 0, pq[2], pq[3]})
-	} else {
-		f, s, p, q = m, c, ho, wo
-		fixed = g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
-		shifted = g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
 	}
 	// When the shifted side is much smaller (the 3-channel output conv), stacking its slices
 	// for one GEMM is cheaper than reading the fixed side once per offset.
 	stack := f >= 4*s
 	if !stack && ho*wo >= shiftedMinPixels {
 		return g.weightGradShifted(x, dy, wshape, o)
+	}
+	var fixed, shifted *Value
+	if shiftDy {
+		fixed = g.Reshape(g.Transpose(x, 1, 0, 2, 3), c, n*h*w)
+		shifted = g.Pad(g.Transpose(dy, 1, 0, 2, 3), []int64{0, 0, pq[0], pq[1], 0, 0, pq[2], pq[3]})
+	} else {
+		fixed = g.Reshape(g.Transpose(dy, 1, 0, 2, 3), m, n*ho*wo)
+		shifted = g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, o.Pads[2], o.Pads[3]})
 	}
 	parts := make([]*Value, 0, kh*kw)
 	for a := range kh {

@@ -439,7 +439,7 @@ func (g *Graph) Proto() (*onnxpb.ModelProto, error) {
 	for _, n := range g.nodes {
 		nodes = append(nodes, g.lower(n)...)
 	}
-	for _, n := range nodes {
+	for _, n := range live(nodes, g.outputs) {
 		np := &onnxpb.NodeProto{OpType: proto.String(n.Op), Name: proto.String(n.Name)}
 		for _, v := range n.In {
 			if v == nil {
@@ -496,6 +496,38 @@ func (g *Graph) Proto() (*onnxpb.ModelProto, error) {
 		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(g.Meta[k])})
 	}
 	return m, nil
+}
+
+// live returns the nodes that contribute to outputs, in their order: a lowering that builds
+// more than it returns must not cost ORT time (ORT runs nodes whose results go nowhere).
+func live(nodes []*Node, outputs []*Value) []*Node {
+	need := map[*Value]bool{}
+	for _, v := range outputs {
+		need[v] = true
+	}
+	keep := make([]bool, len(nodes))
+	for i := len(nodes) - 1; i >= 0; i-- {
+		for _, v := range nodes[i].Out {
+			if need[v] {
+				keep[i] = true
+				break
+			}
+		}
+		if keep[i] {
+			for _, v := range nodes[i].In {
+				if v != nil {
+					need[v] = true
+				}
+			}
+		}
+	}
+	out := nodes[:0:0]
+	for i, n := range nodes {
+		if keep[i] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // smallConvTranspose is the largest input height*width for which a ConvTranspose is written
