@@ -4,11 +4,14 @@
 torch.optim.Adam) at batch 16; two CPU threads, or a CUDA device.
 
 Usage: python3 graphs/testdata/bench_torch.py [--device cuda] [--steps N] [--warmup N]
-           [--no-tf32] [--json FILE] [SIZE:WIDTH ...]   (default 64:1 64:0.25 256:1)
+           [--min-seconds S] [--no-tf32] [--json FILE] [SIZE:WIDTH ...]   (default 64:1 64:0.25 256:1)
+--min-seconds raises the step count so that the timed steps take about S seconds (by the
+last warm-up step's time): a few short steps on a shared machine are mostly noise.
 Prints images/s per case; --json also writes them (with the device and settings).
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -19,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_golden import VAE, ssim  # noqa: E402
 
 
-def bench(size, width, device, batch=16, steps=5, warmup=1):
+def bench(size, width, device, batch=16, steps=5, warmup=1, min_seconds=0.0):
     ch = [max(1, round(w * width)) for w in (32, 64, 128, 256, 512)]
     model = VAE(ch, size, 256).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-4)
@@ -39,8 +42,12 @@ def bench(size, width, device, batch=16, steps=5, warmup=1):
         opt.step()
 
     for _ in range(warmup):
+        tw = time.perf_counter()
         step()
-    sync()
+        sync()
+        tw = time.perf_counter() - tw
+    if min_seconds > 0 and warmup > 0:
+        steps = max(steps, math.ceil(min_seconds / tw))
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -57,6 +64,7 @@ if __name__ == "__main__":
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--min-seconds", type=float, default=0.0)
     ap.add_argument("--no-tf32", action="store_true", help="CUDA: full float32 convolutions (PyTorch uses TF32 by default)")
     ap.add_argument("--json")
     ap.add_argument("cases", nargs="*", default=["64:1", "64:0.25", "256:1"])
@@ -72,7 +80,7 @@ if __name__ == "__main__":
     res = []
     for c in a.cases:
         s, w = c.split(":")
-        res.append(bench(int(s), float(w), dev, steps=a.steps, warmup=a.warmup))
+        res.append(bench(int(s), float(w), dev, steps=a.steps, warmup=a.warmup, min_seconds=a.min_seconds))
     if a.json:
         info = {"torch": torch.__version__, "device": a.device,
                 "cudnn_tf32": bool(dev.type == "cuda" and torch.backends.cudnn.allow_tf32),
