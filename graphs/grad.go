@@ -140,10 +140,11 @@ func (g *Graph) vjp(n *Node, dy *Value, want []bool) ([]*Value, error) {
 		out[0] = g.Div(g.Mul(dy, g.Scalar(0.5)), y)
 	case "LeakyRelu":
 		alpha := n.attrFloat("alpha", 0.01)
-		// dy * max(x > 0, alpha) for 0 <= alpha <= 1: ORT's Where is several times slower
-		// than these elementwise ops.
+		// dy * max(y > 0, alpha) for 0 <= alpha <= 1: ORT's Where is several times slower
+		// than these elementwise ops. y > 0 exactly where x > 0 (alpha >= 0), and testing y
+		// leaves the LeakyRelu the only reader of x, so ORT fuses it into the Conv before it.
 		if alpha >= 0 && alpha <= 1 {
-			out[0] = g.Mul(dy, g.Max(g.Cast(g.Greater(in[0], zero()), Float), g.Scalar(alpha)))
+			out[0] = g.Mul(dy, g.Max(g.Cast(g.Greater(y, zero()), Float), g.Scalar(alpha)))
 		} else {
 			out[0] = g.Where(g.Greater(in[0], zero()), dy, g.Mul(dy, g.Scalar(alpha)))
 		}
