@@ -546,11 +546,15 @@ func phaseWeightGrad(fixed, big *Value, k []int64, o ConvOpts) bool {
 //
 // For Conv, fixed = dy and big = x (R is dW [M,C,k,k]); for ConvTranspose, fixed = x and
 // big = dy (R is dW [C,M,k,k]). With a = s*da + r, bigpad[.., s*i+a, ..] is phase r of bigpad
-// (SpaceToDepth) at row i+da, so the shift moves to the fixed side, which is s*s times
-// smaller: the kq*kq zero-padded shifts of fixed (kq = ceil(k/s)) stacked, times the s*s
-// phases of big, give every offset in one GEMM with no wasted products when s divides k.
-// ORT runs the dilated-Conv form (weightGrad) several times slower (its kernel is as large
-// as an image), and stepped Slices of big copy element by element.
+// at row i+da, so the shift moves to the fixed side, which is s*s times smaller: the kq*kq
+// zero-padded shifts of fixed (kq = ceil(k/s)) against the s*s phases of big give every
+// offset in one GEMM with no wasted products when s divides k. Both sides are
+// batch-transposed and stacked into one tall image per channel (hh rows per image), so the
+// phases are one stride-s grouped Conv with a one-hot kernel and the shifts one grouped Conv
+// (the kq-1 zero rows under each image absorb the shift into the next): 1.2-1.3x faster than
+// SpaceToDepth and a Concat of kq*kq Pads. ORT runs the dilated-Conv form (weightGrad)
+// several times slower (its kernel is as large as an image), and stepped Slices of big copy
+// element by element.
 func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Value {
 	n, f, ho, wo := fixed.shape[0], fixed.shape[1], fixed.shape[2], fixed.shape[3]
 	c := big.shape[1]
@@ -573,20 +577,15 @@ func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Val
 		b = g.Slice(b, []int64{0, 0}, []int64{s * hh, s * wh}, []int64{2, 3})
 	}
 	l := n * hh * wh
-	if s > 1 {
-		b = g.one("SpaceToDepth", []*Value{b}, []attr{aInt("blocksize", s)}, []int64{c, s * s * n, hh, wh})
-	}
+	eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
+	b = g.Conv(g.Reshape(b, 1, c, n*s*hh, s*wh), eb, nil, ConvOpts{Strides: [2]int64{s, s}, Group: c})
 	b = g.Reshape(b, c*s*s, l) // rows (c, r, q)
-	ft := g.Transpose(fixed, 1, 0, 2, 3)
-	shifts := make([]*Value, 0, kq*kq)
-	for da := range kq {
-		for db := range kq {
-			shifts = append(shifts, g.Pad(ft, []int64{0, 0, da, db, 0, 0, kq - 1 - da, kq - 1 - db}))
-		}
-	}
-	a := g.Reshape(g.Concat(0, shifts...), kq*kq*f, l) // rows (da, db, f)
-	r := g.Reshape(g.Gemm(a, b, nil, false, true), kq, kq, f, c, s, s)
-	r = g.Reshape(g.Transpose(r, 2, 3, 0, 4, 1, 5), f, c, kq*s, kq*s) // [f, c, da*s+r, db*s+q]
+	ft := g.Pad(g.Transpose(fixed, 1, 0, 2, 3), []int64{0, 0, 0, 0, 0, 0, kq - 1, kq - 1})
+	ef := g.oneHotShifts(f, kq*kq, kq, kq, func(i int64) (int64, int64) { return kq - 1 - i/kq, kq - 1 - i%kq })
+	a := g.Conv(g.Reshape(ft, 1, f, n*hh, wh), ef, nil, ConvOpts{Pads: [4]int64{kq - 1, kq - 1, 0, 0}, Group: f})
+	a = g.Reshape(a, f*kq*kq, l) // rows (f, da, db)
+	r := g.Reshape(g.Gemm(a, b, nil, false, true), f, kq, kq, c, s, s)
+	r = g.Reshape(g.Transpose(r, 0, 3, 1, 4, 2, 5), f, c, kq*s, kq*s) // [f, c, da*s+r, db*s+q]
 	if kq*s != k[0] || kq*s != k[1] {
 		r = g.Slice(r, []int64{0, 0}, []int64{k[0], k[1]}, []int64{2, 3})
 	}
