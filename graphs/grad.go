@@ -577,8 +577,10 @@ func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Val
 		b = g.Slice(b, []int64{0, 0}, []int64{s * hh, s * wh}, []int64{2, 3})
 	}
 	l := n * hh * wh
-	eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
-	b = g.Conv(g.Reshape(b, 1, c, n*s*hh, s*wh), eb, nil, ConvOpts{Strides: [2]int64{s, s}, Group: c})
+	if s > 1 {
+		eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
+		b = g.Conv(g.Reshape(b, 1, c, n*s*hh, s*wh), eb, nil, ConvOpts{Strides: [2]int64{s, s}, Group: c})
+	}
 	b = g.Reshape(b, c*s*s, l) // rows (c, r, q)
 	ft := g.Pad(g.Transpose(fixed, 1, 0, 2, 3), []int64{0, 0, 0, 0, 0, 0, kq - 1, kq - 1})
 	ef := g.oneHotShifts(f, kq*kq, kq, kq, func(i int64) (int64, int64) { return kq - 1 - i/kq, kq - 1 - i%kq })
