@@ -140,11 +140,13 @@ func (g *Graph) vjp(n *Node, dy *Value, want []bool) ([]*Value, error) {
 		out[0] = g.Div(g.Mul(dy, g.Scalar(0.5)), y)
 	case "LeakyRelu":
 		alpha := n.attrFloat("alpha", 0.01)
-		// dy * max(y > 0, alpha) for 0 <= alpha <= 1: ORT's Where is several times slower
-		// than these elementwise ops. y > 0 exactly where x > 0 (alpha >= 0), and testing y
-		// leaves the LeakyRelu the only reader of x, so ORT fuses it into the Conv before it.
+		// dy * clip(ceil(y), alpha, 1) for 0 <= alpha <= 1: ceil(y) >= 1 exactly where y > 0
+		// (denormals included) and <= 0 elsewhere, so the mask is 1 or alpha. Three vectorised
+		// passes; y > 0 with a Cast and a Max took four (1.35x slower at 256x256), and ORT's
+		// Where is several times slower. y > 0 exactly where x > 0 (alpha >= 0), and testing
+		// y leaves the LeakyRelu the only reader of x, so ORT fuses it into the Conv before it.
 		if alpha >= 0 && alpha <= 1 {
-			out[0] = g.Mul(dy, g.Max(g.Cast(g.Greater(y, zero()), Float), g.Scalar(alpha)))
+			out[0] = g.Mul(dy, g.Clip(g.Ceil(y), alpha, 1))
 		} else {
 			out[0] = g.Where(g.Greater(in[0], zero()), dy, g.Mul(dy, g.Scalar(alpha)))
 		}
@@ -478,37 +480,40 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 }
 
 // shiftedMinPixels is the output size from which weightGradShifted beats one GEMM per kernel
-// offset (measured: 1.8x faster at 256x256, 1.06x at 128x128, even at 64x64).
-const shiftedMinPixels = 128 * 128
+// offset (measured at batch 16: 1.65x faster at 256x256, 1.5x at 64x64, 1.25x at 32x32,
+// 0.8x at 16x16).
+const shiftedMinPixels = 32 * 32
 
-// weightGradShifted is the kernel gradient of a stride-1, undilated, ungrouped Conv on large
-// images as one GEMM of kh row-shifted copies of dy against kw column-shifted copies of x:
+// weightGradShifted is the kernel gradient of a stride-1, undilated, ungrouped Conv as one
+// GEMM per image of kh row-shifted copies of dy against kw column-shifted copies of x:
 //
 //	dW[m,c,a,b] = sum_{n,r,j} dy_a[n,m,r,j] * x_b[n,c,r,j]
 //	dy_a[n,m,r,j] = dy[n,m,r-a,j] (zero outside),  x_b[n,c,r,j] = xpad[n,c,r,j+b]
 //
-// over the R = ho+kh-1 padded rows of each image. Both sides are batch-transposed and laid
-// out as one tall image per channel (images stacked, R rows each), so each set of shifts is
-// a single grouped Conv with a one-hot kernel; dy's kh-1 zero rows on top of every image
-// absorb the rows a shift pushes across image boundaries. That copies kh+kw slices instead
-// of weightGradIm2col's kh*kw, and the GEMM [kh*M, K] x [kw*C, K]^T is large enough for
-// MLAS to run near its peak.
+// over the R = ho+kh-1 padded rows of each image. Each set of shifts is a single grouped
+// Conv with a one-hot kernel whose padding supplies the zeros, and the per-image products
+// [kh*M, R*wo] x [kw*C, R*wo]^T are one batched MatMul (ORT folds the Transpose into it)
+// summed over the batch. That copies kh+kw slices instead of weightGradIm2col's kh*kw, needs
+// no batch transposes, and the GEMMs are large enough for MLAS to run near its peak. (One
+// GEMM over batch-transposed "tall" images, with the Pads and Transposes that layout takes,
+// measured 1.2-1.7x slower.)
 func (g *Graph) weightGradShifted(x, dy *Value, wshape []int64, o ConvOpts) *Value {
-	n, c, w := x.shape[0], x.shape[1], x.shape[3]
+	n, c := x.shape[0], x.shape[1]
 	m, kh, kw := wshape[0], wshape[2], wshape[3]
 	ho, wo := dy.shape[2], dy.shape[3]
 	r := ho + kh - 1 // = h + top + bottom padding
-	k := n * r * wo
-	// x: [C, N, R, W] -> tall [1, C, N*R, W] -> kw column shifts [C*kw, K].
-	xp := g.Pad(g.Transpose(x, 1, 0, 2, 3), []int64{0, 0, o.Pads[0], 0, 0, 0, o.Pads[2], 0})
 	ex := g.oneHotShifts(c, kw, 1, kw, func(i int64) (int64, int64) { return 0, i })
-	xs := g.Conv(g.Reshape(xp, 1, c, n*r, w), ex, nil, ConvOpts{Pads: [4]int64{0, o.Pads[1], 0, o.Pads[3]}, Group: c})
-	// dy: [M, N, R, Wo] with kh-1 zero rows on top -> kh row shifts [M*kh, K].
-	dp := g.Pad(g.Transpose(dy, 1, 0, 2, 3), []int64{0, 0, kh - 1, 0, 0, 0, 0, 0})
+	xs := g.Conv(x, ex, nil, ConvOpts{Pads: o.Pads, Group: c}) // [N, C*kw, R, wo]
 	ed := g.oneHotShifts(m, kh, kh, 1, func(i int64) (int64, int64) { return kh - 1 - i, 0 })
-	ds := g.Conv(g.Reshape(dp, 1, m, n*r, wo), ed, nil, ConvOpts{Pads: [4]int64{0, 0, kh - 1, 0}, Group: m})
-	gm := g.Gemm(g.Reshape(ds, m*kh, k), g.Reshape(xs, c*kw, k), nil, false, true) // [(m,a), (c,b)]
+	ds := g.Conv(dy, ed, nil, ConvOpts{Pads: [4]int64{kh - 1, 0, kh - 1, 0}, Group: m}) // [N, M*kh, R, wo]
+	gm := g.batchGramT(g.Reshape(ds, n, m*kh, r*wo), g.Reshape(xs, n, c*kw, r*wo))      // [(m,a), (c,b)]
 	return g.Transpose(g.Reshape(gm, m, kh, c, kw), 0, 2, 1, 3)
+}
+
+// batchGramT is sum_n a[n] b[n]^T for a [N,P,K] and b [N,Q,K]: a batched MatMul whose
+// Transpose ORT fuses into the product (FusedMatMul), then a sum over the batch.
+func (g *Graph) batchGramT(a, b *Value) *Value {
+	return g.ReduceSum(g.BatchMatMul(a, g.Transpose(b, 0, 2, 1)), []int64{0}, false)
 }
 
 // oneHotShifts is the depthwise kernel [groups*k, 1, kh, kw] whose output i of every group
@@ -541,8 +546,13 @@ func phaseWeightGrad(fixed, big *Value, k []int64, o ConvOpts) bool {
 	return 4*(ho+kq-1)*(wo+kq-1) <= 5*ho*wo
 }
 
+// stridedBatchMinPixels is the size of fixed (ho*wo) from which weightGradStrided takes one
+// GEMM per image rather than one over tall batch-transposed images (measured at batch 16:
+// 1.75x faster at 128x128, 1.3x at 64x64, 1.1x at 32x32, 0.9-1x at 16x16 and 8x8).
+const stridedBatchMinPixels = 32 * 32
+
 // weightGradStrided is the kernel gradient of an undilated, ungrouped Conv or ConvTranspose
-// with stride s on the CPU, as one GEMM:
+// with stride s on the CPU, as GEMMs:
 //
 //	R[f,c,a,b] = sum_{n,i,j} fixed[n,f,i,j] * bigpad[n,c,s*i+a,s*j+b]
 //
@@ -550,45 +560,59 @@ func phaseWeightGrad(fixed, big *Value, k []int64, o ConvOpts) bool {
 // big = dy (R is dW [C,M,k,k]). With a = s*da + r, bigpad[.., s*i+a, ..] is phase r of bigpad
 // at row i+da, so the shift moves to the fixed side, which is s*s times smaller: the kq*kq
 // zero-padded shifts of fixed (kq = ceil(k/s)) against the s*s phases of big give every
-// offset in one GEMM with no wasted products when s divides k. Both sides are
-// batch-transposed and stacked into one tall image per channel (hh rows per image), so the
-// phases are one stride-s grouped Conv with a one-hot kernel and the shifts one grouped Conv
-// (the kq-1 zero rows under each image absorb the shift into the next): 1.2-1.3x faster than
-// SpaceToDepth and a Concat of kq*kq Pads. ORT runs the dilated-Conv form (weightGrad)
-// several times slower (its kernel is as large as an image), and stepped Slices of big copy
-// element by element.
+// offset in one product with no wasted terms when s divides k. The phases are one stride-s
+// grouped Conv with a one-hot kernel and the shifts another (1.2-1.3x faster than
+// SpaceToDepth and a Concat of kq*kq Pads). From stridedBatchMinPixels on, the Convs run on
+// each image with their padding as the zeros and the products are one batched MatMul summed
+// over the batch (as in weightGradShifted); below it, both sides are batch-transposed and
+// stacked into one tall image per channel (hh rows per image, the kq-1 zero rows under each
+// image absorbing the shift into the next) for one GEMM, which small images favour. ORT runs
+// the dilated-Conv form (weightGrad) several times slower (its kernel is as large as an
+// image), and stepped Slices of big copy element by element.
 func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Value {
 	n, f, ho, wo := fixed.shape[0], fixed.shape[1], fixed.shape[2], fixed.shape[3]
 	c := big.shape[1]
 	s := o.Strides[0]
 	kq := (max(k[0], k[1]) + s - 1) / s
 	hh, wh := ho+kq-1, wo+kq-1 // rows and columns of a phase
+	perImage := ho*wo >= stridedBatchMinPixels
 	// bigpad: s*hh x s*wh, padded at the end or cut where big is longer than any offset reads.
-	pads := []int64{0, 0, o.Pads[0], o.Pads[1], 0, 0, 0, 0}
-	var cut []int64
+	pads := [4]int64{o.Pads[0], o.Pads[1], 0, 0}
+	cut := false
 	for i, want := range []int64{s * hh, s * wh} {
 		end := want - big.shape[2+i] - o.Pads[i]
 		if end >= 0 {
-			pads[6+i] = end
+			pads[2+i] = end
 		} else {
-			cut = append(cut, want)
+			cut = true
 		}
 	}
-	b := g.Pad(g.Transpose(big, 1, 0, 2, 3), pads) // [c, n, H, W]
-	if len(cut) > 0 {
-		b = g.Slice(b, []int64{0, 0}, []int64{s * hh, s * wh}, []int64{2, 3})
+	b := big
+	if cut {
+		b = g.Slice(b, []int64{0, 0}, []int64{s*hh - o.Pads[0], s*wh - o.Pads[1]}, []int64{2, 3})
 	}
-	l := n * hh * wh
-	if s > 1 {
-		eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
-		b = g.Conv(g.Reshape(b, 1, c, n*s*hh, s*wh), eb, nil, ConvOpts{Strides: [2]int64{s, s}, Group: c})
-	}
-	b = g.Reshape(b, c*s*s, l) // rows (c, r, q)
-	ft := g.Pad(g.Transpose(fixed, 1, 0, 2, 3), []int64{0, 0, 0, 0, 0, 0, kq - 1, kq - 1})
+	eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
 	ef := g.oneHotShifts(f, kq*kq, kq, kq, func(i int64) (int64, int64) { return kq - 1 - i/kq, kq - 1 - i%kq })
-	a := g.Conv(g.Reshape(ft, 1, f, n*hh, wh), ef, nil, ConvOpts{Pads: [4]int64{kq - 1, kq - 1, 0, 0}, Group: f})
-	a = g.Reshape(a, f*kq*kq, l) // rows (f, da, db)
-	r := g.Reshape(g.Gemm(a, b, nil, false, true), f, kq, kq, c, s, s)
+	var r *Value
+	if perImage {
+		if s > 1 {
+			b = g.Conv(b, eb, nil, ConvOpts{Strides: [2]int64{s, s}, Pads: pads, Group: c}) // [n, c*s*s, hh, wh]
+		} else {
+			b = g.Pad(b, []int64{0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]})
+		}
+		a := g.Conv(fixed, ef, nil, ConvOpts{Pads: [4]int64{kq - 1, kq - 1, kq - 1, kq - 1}, Group: f}) // [n, f*kq*kq, hh, wh]
+		r = g.batchGramT(g.Reshape(a, n, f*kq*kq, hh*wh), g.Reshape(b, n, c*s*s, hh*wh))
+	} else {
+		b = g.Pad(g.Transpose(b, 1, 0, 2, 3), []int64{0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]}) // [c, n, s*hh, s*wh]
+		if s > 1 {
+			b = g.Conv(g.Reshape(b, 1, c, n*s*hh, s*wh), eb, nil, ConvOpts{Strides: [2]int64{s, s}, Group: c})
+		}
+		ft := g.Pad(g.Transpose(fixed, 1, 0, 2, 3), []int64{0, 0, 0, 0, 0, 0, kq - 1, kq - 1})
+		a := g.Conv(g.Reshape(ft, 1, f, n*hh, wh), ef, nil, ConvOpts{Pads: [4]int64{kq - 1, kq - 1, 0, 0}, Group: f})
+		r = g.Gemm(g.Reshape(a, f*kq*kq, n*hh*wh), g.Reshape(b, c*s*s, n*hh*wh), nil, false, true)
+	}
+	// r: rows (f, da, db), columns (c, r, q)
+	r = g.Reshape(r, f, kq, kq, c, s, s)
 	r = g.Reshape(g.Transpose(r, 0, 3, 1, 4, 2, 5), f, c, kq*s, kq*s) // [f, c, da*s+r, db*s+q]
 	if kq*s != k[0] || kq*s != k[1] {
 		r = g.Slice(r, []int64{0, 0}, []int64{k[0], k[1]}, []int64{2, 3})

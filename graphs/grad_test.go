@@ -54,6 +54,11 @@ func TestGradFiniteDifferences(t *testing.T) {
 		{name: "Conv k4 s2 p1 phase weight grad, odd input", shapes: [][]int64{{1, 16, 19, 17}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u}, build: conv(Conv2(2, 1), false)},
 		{name: "Conv k4 s2 valid phase weight grad, input cut", shapes: [][]int64{{1, 16, 21, 21}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u},
 			build: conv(ConvOpts{Strides: [2]int64{2, 2}}, false)},
+		// Phases of at least 32x32 pixels: one GEMM per image (stridedBatchMinPixels).
+		{name: "Conv k4 s2 p1 per-image phase weight grad", shapes: [][]int64{{2, 16, 64, 64}, {2, 16, 4, 4}, {2}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(2, 1), true)},
+		{name: "Conv k4 s2 valid per-image phase weight grad, input cut", shapes: [][]int64{{1, 16, 69, 68}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u},
+			build: conv(ConvOpts{Strides: [2]int64{2, 2}}, false)},
+		{name: "ConvTranspose k4 s2 p1 per-image phase weight grad", shapes: [][]int64{{2, 2, 32, 33}, {2, 16, 4, 4}, {16}}, ranges: [][2]float64{u, u, u}, build: convT(Conv2(2, 1), true)},
 		{name: "ConvTranspose k4 s2 p1 phase weight grad", shapes: [][]int64{{1, 2, 9, 9}, {2, 16, 4, 4}, {16}}, ranges: [][2]float64{u, u, u}, build: convT(Conv2(2, 1), true)},
 		{name: "ConvTranspose k3 s2 p1 output_padding phase weight grad", shapes: [][]int64{{1, 2, 9, 10}, {2, 16, 3, 3}}, ranges: [][2]float64{u, u},
 			build: convT(ConvOpts{Strides: [2]int64{2, 2}, Pads: [4]int64{1, 1, 1, 1}, OutPad: [2]int64{1, 1}}, false)},
@@ -61,7 +66,7 @@ func TestGradFiniteDifferences(t *testing.T) {
 		{name: "Conv k3 s1 p1", shapes: [][]int64{{2, 3, 5, 6}, {2, 3, 3, 3}, {2}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv k3 s1 uneven pads", shapes: [][]int64{{2, 4, 5, 6}, {2, 4, 3, 3}}, ranges: [][2]float64{u, u},
 			build: conv(ConvOpts{Pads: [4]int64{1, 2, 0, 1}}, false)},
-		// Large enough (128x128 outputs) for weightGradShifted.
+		// Large enough (at least 32x32 outputs) for weightGradShifted.
 		{name: "Conv k3 s1 p1 shifted weight grad", shapes: [][]int64{{2, 2, 128, 128}, {3, 2, 3, 3}, {3}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv 3x2 s1 uneven pads shifted weight grad", shapes: [][]int64{{1, 3, 130, 127}, {2, 3, 3, 2}}, ranges: [][2]float64{u, u},
 			build: conv(ConvOpts{Pads: [4]int64{1, 0, 2, 1}}, false)},

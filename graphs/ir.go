@@ -546,6 +546,9 @@ func (g *Graph) lower(n *Node) []*Node {
 	if n.Op != "ConvTranspose" || n.attrInt("group", 1) != 1 {
 		return []*Node{n}
 	}
+	if sub := g.lowerSubpixel(n); sub != nil {
+		return sub
+	}
 	x, w, y := n.In[0], n.In[1], n.Out[0]
 	if x.Size() < 0 || x.shape[2]*x.shape[3] > smallConvTranspose {
 		return []*Node{n}

@@ -323,6 +323,17 @@ func (g *Graph) Sqrt(x *Value) *Value { return g.unary("Sqrt", x) }
 // Identity copies x.
 func (g *Graph) Identity(x *Value) *Value { return g.unary("Identity", x) }
 
+// Ceil rounds up to an integer value.
+func (g *Graph) Ceil(x *Value) *Value { return g.unary("Ceil", x) }
+
+// Clip limits x to [lo, hi].
+func (g *Graph) Clip(x *Value, lo, hi float32) *Value {
+	if !g.check("Clip", x) {
+		return g.placeholder()
+	}
+	return g.one("Clip", []*Value{x, g.Scalar(lo), g.Scalar(hi)}, nil, x.shape)
+}
+
 // LeakyRelu is x for x > 0, alpha*x otherwise.
 func (g *Graph) LeakyRelu(x *Value, alpha float32) *Value {
 	return g.unary("LeakyRelu", x, aFloat("alpha", alpha))

@@ -1,0 +1,78 @@
+package graphs
+
+import "fmt"
+
+// subpixelMinPixels is the smallest input height*width at which a strided ConvTranspose is
+// written as a sub-pixel Conv plus an interleave (lowerSubpixel); below it ORT's own
+// ConvTranspose (or the small-input lowering) is as fast. A variable so benchmarks can move it.
+var subpixelMinPixels int64 = 128 * 128
+
+// lowerSubpixel writes an ungrouped, undilated ConvTranspose with strides s whose kernel is
+// m*s per axis (the decoder's 4x4 stride-2 upsamplers and the encoder convs' input
+// gradients) as
+//
+//	z = Conv(x, W', bias repeated s*s times, pads m-1)   [N, Cout*sh*sw, H+mh-1, W+mw-1]
+//	y = ConvTranspose(z, one-hot [Cout*sh*sw,1,sh,sw], strides s, group Cout, pads as n's)
+//
+// The Conv computes every output phase (a,b) of the transposed convolution at once from an
+// m x m window of x: with R = r + pad_begin = s*q + a, output row r takes input rows i = q-j
+// through kernel row kh = s*j + a, so W'[(o,a,b), ci, t, u] = W[ci, o, s*(m-1-t)+a, s*(m-1-u)+b].
+// The grouped one-hot ConvTranspose only interleaves the phases and crops the pads; its
+// kernel does not overlap, so no sums are reordered beyond the Conv's. ORT's ConvTranspose
+// runs a GEMM per image into a column buffer k*k times the input and scatters it back with a
+// single-threaded Col2Im; the Conv reads x once and writes each output once (dec.up5, 128^2 to
+// 256^2: 200-240 ms -> 130 ms).
+//
+// It returns nil when n does not qualify.
+func (g *Graph) lowerSubpixel(n *Node) []*Node {
+	x, w, y := n.In[0], n.In[1], n.Out[0]
+	o := n.convOpts()
+	if x.Size() < 0 || x.shape[2]*x.shape[3] < subpixelMinPixels || o.Group != 1 ||
+		o.Dilations != [2]int64{1, 1} || o.OutPad != [2]int64{0, 0} {
+		return nil
+	}
+	s := o.Strides
+	kh, kw := w.shape[2], w.shape[3]
+	if s[0] < 2 && s[1] < 2 || kh%s[0] != 0 || kw%s[1] != 0 {
+		return nil
+	}
+	for i, p := range o.Pads {
+		if p < 0 || p >= s[i%2] {
+			return nil
+		}
+	}
+	cin, cout := w.shape[0], w.shape[1]
+	mh, mw := kh/s[0], kw/s[1]
+	phases := s[0] * s[1]
+	var out []*Node
+	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
+		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
+		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
+		return v
+	}
+	// W [Cin, Cout, mh*sh, mw*sw] -> [Cin, Cout, mh, sh, mw, sw], flip the m axes, and order
+	// as [Cout, sh, sw, Cin, mh, mw].
+	const lowest = -1 << 62
+	w6 := step("Reshape", []*Value{w, g.ints(cin, cout, mh, s[0], mw, s[1])}, nil, cin, cout, mh, s[0], mw, s[1])
+	if mh > 1 || mw > 1 {
+		w6 = step("Slice", []*Value{w6, g.ints(-1, -1), g.ints(lowest, lowest), g.ints(2, 4), g.ints(-1, -1)}, nil, w6.shape...)
+	}
+	wt := step("Transpose", []*Value{w6}, []attr{aInts("perm", []int64{1, 3, 5, 0, 2, 4})}, cout, s[0], s[1], cin, mh, mw)
+	wc := step("Reshape", []*Value{wt, g.ints(cout*phases, cin, mh, mw)}, nil, cout*phases, cin, mh, mw)
+	in := []*Value{x, wc}
+	if len(n.In) > 2 && n.In[2] != nil {
+		b := step("Reshape", []*Value{n.In[2], g.ints(cout, 1)}, nil, cout, 1)
+		b = step("Expand", []*Value{b, g.ints(cout, phases)}, nil, cout, phases)
+		in = append(in, step("Reshape", []*Value{b, g.ints(cout * phases)}, nil, cout*phases))
+	}
+	qh, qw := x.shape[2]+mh-1, x.shape[3]+mw-1
+	z := step("Conv", in, []attr{aInts("dilations", []int64{1, 1}), aInts("pads", []int64{mh - 1, mw - 1, mh - 1, mw - 1}), aInts("strides", []int64{1, 1})},
+		x.shape[0], cout*phases, qh, qw)
+	oh := make([]float32, cout*phases*phases)
+	for c := range cout * phases {
+		oh[c*phases+c%phases] = 1
+	}
+	last := &Node{Op: "ConvTranspose", Name: n.Name + "/Interleave", In: []*Value{z, g.Const([]int64{cout * phases, 1, s[0], s[1]}, oh)},
+		attrs: []attr{aInts("dilations", []int64{1, 1}), aInt("group", cout), aInts("pads", o.Pads[:]), aInts("strides", s[:])}, Out: []*Value{y}}
+	return append(out, last)
+}
