@@ -439,7 +439,10 @@ func (g *Graph) weightGradIm2col(x, dy *Value, wshape []int64, o ConvOpts) *Valu
 	// When the shifted side is much smaller (the 3-channel output conv), stacking its slices
 	// for one GEMM is cheaper than reading the fixed side once per offset.
 	stack := f >= 4*s
-	if !stack && ho*wo >= shiftedMinPixels {
+	if ho*wo >= shiftedMinPixels {
+		if stack {
+			return g.weightGradStacked(x, dy, wshape, o, shiftDy)
+		}
 		return g.weightGradShifted(x, dy, wshape, o)
 	}
 	var fixed, shifted *Value
@@ -508,6 +511,30 @@ func (g *Graph) weightGradShifted(x, dy *Value, wshape []int64, o ConvOpts) *Val
 	ds := g.Conv(dy, ed, nil, ConvOpts{Pads: [4]int64{kh - 1, 0, kh - 1, 0}, Group: m}) // [N, M*kh, R, wo]
 	gm := g.batchGramT(g.Reshape(ds, n, m*kh, r*wo), g.Reshape(xs, n, c*kw, r*wo))      // [(m,a), (c,b)]
 	return g.Transpose(g.Reshape(gm, m, kh, c, kw), 0, 2, 1, 3)
+}
+
+// weightGradStacked is the kernel gradient of a stride-1, undilated, ungrouped Conv whose
+// smaller side (dy when shiftDy, else x) has at most a quarter of the other's channels, as
+// the 3-map output conv's dy does: one grouped one-hot Conv stacks all kh*kw shifts of the
+// small side, padded per image, and one batched MatMul per image pairs them with the other
+// side read in place (1.5x faster at 256x256 than Slices, a Concat and a batch Transpose).
+func (g *Graph) weightGradStacked(x, dy *Value, wshape []int64, o ConvOpts, shiftDy bool) *Value {
+	n, c := x.shape[0], x.shape[1]
+	m, kh, kw := wshape[0], wshape[2], wshape[3]
+	k := kh * kw
+	if shiftDy {
+		// dW[m,c,a,b] = sum x[n,c,i,j] * dyq[n,m,i+kh-1-a,j+kw-1-b], dyq padded by k-1-p
+		pq := [4]int64{kh - 1 - o.Pads[0], kw - 1 - o.Pads[1], kh - 1 - o.Pads[2], kw - 1 - o.Pads[3]}
+		e := g.oneHotShifts(m, k, kh, kw, func(i int64) (int64, int64) { return kh - 1 - i/kw, kw - 1 - i%kw })
+		ds := g.Conv(dy, e, nil, ConvOpts{Pads: pq, Group: m}) // [N, M*kh*kw, H, W]
+		hw := x.shape[2] * x.shape[3]
+		r := g.batchGramT(g.Reshape(x, n, c, hw), g.Reshape(ds, n, m*k, hw)) // [C, (m,a,b)]
+		return g.Transpose(g.Reshape(r, c, m, kh, kw), 1, 0, 2, 3)
+	}
+	e := g.oneHotShifts(c, k, kh, kw, func(i int64) (int64, int64) { return i / kw, i % kw })
+	xs := g.Conv(x, e, nil, ConvOpts{Pads: o.Pads, Group: c}) // [N, C*kh*kw, ho, wo]
+	hw := dy.shape[2] * dy.shape[3]
+	return g.Reshape(g.batchGramT(g.Reshape(dy, n, m, hw), g.Reshape(xs, n, c*k, hw)), m, c, kh, kw)
 }
 
 // batchGramT is sum_n a[n] b[n]^T for a [N,P,K] and b [N,Q,K]: a batched MatMul whose

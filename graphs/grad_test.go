@@ -70,6 +70,11 @@ func TestGradFiniteDifferences(t *testing.T) {
 		{name: "Conv k3 s1 p1 shifted weight grad", shapes: [][]int64{{2, 2, 128, 128}, {3, 2, 3, 3}, {3}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv 3x2 s1 uneven pads shifted weight grad", shapes: [][]int64{{1, 3, 130, 127}, {2, 3, 3, 2}}, ranges: [][2]float64{u, u},
 			build: conv(ConvOpts{Pads: [4]int64{1, 0, 2, 1}}, false)},
+		// At least 32x32 outputs, one side at most a quarter of the other's channels
+		// (weightGradStacked, shifting dy then x).
+		{name: "Conv k3 s1 p1 stacked weight grad, narrow output", shapes: [][]int64{{2, 16, 32, 33}, {3, 16, 3, 3}, {3}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
+		{name: "Conv 3x2 s1 uneven pads stacked weight grad, narrow input", shapes: [][]int64{{1, 2, 34, 33}, {9, 2, 3, 2}}, ranges: [][2]float64{u, u},
+			build: conv(ConvOpts{Pads: [4]int64{1, 0, 2, 1}}, false)},
 		{name: "Conv k3 s1 p1 widening", shapes: [][]int64{{2, 2, 4, 5}, {5, 2, 3, 3}, {5}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(1, 1), true)},
 		{name: "Conv 1x5 valid", shapes: [][]int64{{1, 2, 6, 7}, {3, 2, 1, 5}}, ranges: [][2]float64{u, u}, build: conv(ConvOpts{}, false)},
 		{name: "Conv grouped input grad", shapes: [][]int64{{2, 3, 7, 7}}, ranges: [][2]float64{u}, build: func(g *Graph, in []*Value) *Value {
