@@ -178,8 +178,10 @@ func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
 	one := g.Scalar(1)
 	bc1 := g.Sub(one, g.Pow(g.Scalar(b1), step))
 	bc2 := g.Sqrt(g.Sub(one, g.Pow(g.Scalar(b2), step)))
-	stepSize := g.Div(lr, bc1)
-	eps := g.Scalar(float32(v.train.Eps))
+	// torch's p - lr/bc1 * m / (sqrt(v)/bc2 + eps), with bc2 moved to the scalars:
+	// p - (lr*bc2/bc1) * m / (sqrt(v) + eps*bc2), one pass over the tensors fewer.
+	stepSize := g.Div(g.Mul(lr, bc2), bc1)
+	eps := g.Mul(g.Scalar(float32(v.train.Eps)), bc2)
 	np, nm, nv := make([]*Value, n), make([]*Value, n), make([]*Value, n)
 	for i, s := range v.specs {
 		g.Scope("adam." + s.Name)
@@ -187,7 +189,7 @@ func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
 		// 1-b computed in float64 as Python does.
 		nm[i] = g.Add(g.Mul(ms[i], g.Scalar(b1)), g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta1))))
 		nv[i] = g.Add(g.Mul(vs[i], g.Scalar(b2)), g.Mul(g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta2))), gs[i]))
-		denom := g.Add(g.Div(g.Sqrt(nv[i]), bc2), eps)
+		denom := g.Add(g.Sqrt(nv[i]), eps)
 		np[i] = g.Sub(ps[i], g.Div(g.Mul(nm[i], stepSize), denom))
 	}
 	g.Scope("")
