@@ -543,6 +543,11 @@ func (g *Graph) lower(n *Node) []*Node {
 	if g.Target == TargetGPU {
 		return g.lowerGPU(n)
 	}
+	if n.Op == "Conv" {
+		if nc := g.lowerNarrowConv(n); nc != nil {
+			return nc
+		}
+	}
 	if n.Op != "ConvTranspose" || n.attrInt("group", 1) != 1 {
 		return []*Node{n}
 	}

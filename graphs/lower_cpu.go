@@ -76,3 +76,60 @@ func (g *Graph) lowerSubpixel(n *Node) []*Node {
 		attrs: []attr{aInts("dilations", []int64{1, 1}), aInt("group", cout), aInts("pads", o.Pads[:]), aInts("strides", s[:])}, Out: []*Value{y}}
 	return append(out, last)
 }
+
+// narrowConvMinPixels is the smallest input height*width at which lowerNarrowConv rewrites a
+// Conv with few output maps (the decoder's 3-map output conv at 256x256).
+var narrowConvMinPixels int64 = 128 * 128
+
+// lowerNarrowConv writes an ungrouped, stride-1, undilated Conv with at most 4 output maps
+// and a kernel larger than 1x1 as
+//
+//	z = Conv1x1(x, W as [(m,a,b), C])        [N, M*kh*kw, H, W]
+//	u = sum_b z[(m,a,b)] shifted by b        grouped one-hot [1 x kw] Conv, left/right pads
+//	y = sum_a u[(m,a)] shifted by a (+ bias) grouped one-hot [kh x 1] Conv, top/bottom pads
+//
+// MLAS runs a Conv as im2col (kh*kw copies of every input pixel) then a GEMM with one row per
+// output map, so with 3 maps the copies dominate (58-79 ms for dec.out at 256x256, 1.8
+// GFLOP); the 1x1 Conv needs no copies and the shift sums read M*kh*kw small maps (40-46
+// ms). It returns nil when n does not qualify.
+func (g *Graph) lowerNarrowConv(n *Node) []*Node {
+	x, w, y := n.In[0], n.In[1], n.Out[0]
+	o := n.convOpts()
+	m, c, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+	if x.Size() < 0 || x.shape[2]*x.shape[3] < narrowConvMinPixels || m > 4 || kh*kw == 1 || o.Group != 1 ||
+		o.Strides != [2]int64{1, 1} || o.Dilations != [2]int64{1, 1} {
+		return nil
+	}
+	nb, h := x.shape[0], x.shape[2]
+	var out []*Node
+	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
+		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
+		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
+		return v
+	}
+	conv := func(pads []int64, group int64) []attr {
+		return []attr{aInts("dilations", []int64{1, 1}), aInt("group", group), aInts("pads", pads), aInts("strides", []int64{1, 1})}
+	}
+	w1 := step("Transpose", []*Value{w}, []attr{aInts("perm", []int64{0, 2, 3, 1})}, m, kh, kw, c)
+	w1 = step("Reshape", []*Value{w1, g.ints(m*kh*kw, c, 1, 1)}, nil, m*kh*kw, c, 1, 1)
+	z := step("Conv", []*Value{x, w1}, conv([]int64{0, 0, 0, 0}, 1), nb, m*kh*kw, h, x.shape[3])
+	cols := make([]float32, m*kh*kw*kw)
+	for gi := range m * kh {
+		for b := range kw {
+			cols[(gi*kw+b)*kw+b] = 1
+		}
+	}
+	u := step("Conv", []*Value{z, g.Const([]int64{m * kh, kw, 1, kw}, cols)}, conv([]int64{0, o.Pads[1], 0, o.Pads[3]}, m*kh), nb, m*kh, h, y.shape[3])
+	rows := make([]float32, m*kh*kh)
+	for gi := range m {
+		for a := range kh {
+			rows[(gi*kh+a)*kh+a] = 1
+		}
+	}
+	in := []*Value{u, g.Const([]int64{m, kh, kh, 1}, rows)}
+	if len(n.In) > 2 && n.In[2] != nil {
+		in = append(in, n.In[2])
+	}
+	last := &Node{Op: "Conv", Name: n.Name + "/Rows", In: in, Out: []*Value{y}, attrs: conv([]int64{o.Pads[0], 0, o.Pads[2], 0}, m)}
+	return append(out, last)
+}
