@@ -4,8 +4,12 @@
 //
 // Standard ONNX Runtime builds have no training API, so the backward pass is ours: Grad walks
 // the forward nodes in reverse and emits, for each, the vector-Jacobian product as ordinary
-// ONNX nodes (Conv input gradient as ConvTranspose, Conv weight gradient as a dilated Conv over
-// batch-transposed tensors, broadcasting undone with ReduceSum, LeakyRelu through Where).
+// ONNX nodes (Conv input gradient as a Conv with the flipped kernel or a ConvTranspose, Conv
+// weight gradient as GEMMs over copies shifted by one-hot grouped Convs, or a dilated Conv where
+// those do not pay, broadcasting undone with ReduceSum, LeakyRelu as a multiply by a mask of
+// its output). Model then lowers some nodes for the runtime that will run them (Target): on the
+// CPU, small ConvTransposes become MatMul + Col2Im, large strided ones a sub-pixel Conv plus a
+// one-hot interleave, and Convs with few output maps a 1x1 Conv plus one-hot shift sums.
 //
 // # Invariants
 //

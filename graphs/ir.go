@@ -162,8 +162,10 @@ type Graph struct {
 type Target int
 
 const (
-	// TargetCPU writes small ConvTransposes as MatMul + Col2Im and gradient sums as Sum:
-	// both are faster on ORT's CPU provider.
+	// TargetCPU writes small ConvTransposes as MatMul + Col2Im, large strided ones as a
+	// sub-pixel Conv plus an interleave (lowerSubpixel), Convs with few output maps as a 1x1
+	// Conv plus shift sums (lowerNarrowConv) and gradient sums as Sum: all faster on ORT's
+	// CPU provider.
 	TargetCPU Target = iota
 	// TargetGPU writes only ops the WebGPU provider implements: ConvTranspose stays itself
 	// and Sum becomes a chain of Adds (WebGPU has no Col2Im or Sum kernel, so those nodes
@@ -535,10 +537,11 @@ func live(nodes []*Node, outputs []*Value) []*Node {
 // (2-4x slower at 2x2 and 4x4 inputs, even at 8x8, slower beyond).
 const smallConvTranspose = 16
 
-// lower returns the nodes that implement n in the written model: n itself, or, for an
+// lower returns the nodes that implement n in the written model: n itself; a narrow Conv or a
+// large strided ConvTranspose rewritten by lowerNarrowConv or lowerSubpixel; or, for an
 // ungrouped ConvTranspose of a small static input, Transpose, MatMul over the whole batch,
-// Transpose and Col2Im (plus the bias Add). The graph keeps the ConvTranspose node, so
-// gradients and shapes are unaffected.
+// Transpose and Col2Im (plus the bias Add). The graph keeps the original node, so gradients
+// and shapes are unaffected.
 func (g *Graph) lower(n *Node) []*Node {
 	if g.Target == TargetGPU {
 		return g.lowerGPU(n)
