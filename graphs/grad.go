@@ -605,18 +605,18 @@ func (g *Graph) weightGradStrided(fixed, big *Value, k []int64, o ConvOpts) *Val
 	perImage := ho*wo >= stridedBatchMinPixels
 	// bigpad: s*hh x s*wh, padded at the end or cut where big is longer than any offset reads.
 	pads := [4]int64{o.Pads[0], o.Pads[1], 0, 0}
-	cut := false
+	var cutEnds, cutAxes []int64
 	for i, want := range []int64{s * hh, s * wh} {
 		end := want - big.shape[2+i] - o.Pads[i]
 		if end >= 0 {
 			pads[2+i] = end
 		} else {
-			cut = true
+			cutEnds, cutAxes = append(cutEnds, want-o.Pads[i]), append(cutAxes, int64(2+i))
 		}
 	}
 	b := big
-	if cut {
-		b = g.Slice(b, []int64{0, 0}, []int64{s*hh - o.Pads[0], s*wh - o.Pads[1]}, []int64{2, 3})
+	if len(cutAxes) > 0 {
+		b = g.Slice(b, make([]int64, len(cutAxes)), cutEnds, cutAxes)
 	}
 	eb := g.oneHotShifts(c, s*s, s, s, func(i int64) (int64, int64) { return i / s, i % s })
 	ef := g.oneHotShifts(f, kq*kq, kq, kq, func(i int64) (int64, int64) { return kq - 1 - i/kq, kq - 1 - i%kq })

@@ -58,6 +58,8 @@ func TestGradFiniteDifferences(t *testing.T) {
 		{name: "Conv k4 s2 p1 per-image phase weight grad", shapes: [][]int64{{2, 16, 64, 64}, {2, 16, 4, 4}, {2}}, ranges: [][2]float64{u, u, u}, build: conv(Conv2(2, 1), true)},
 		{name: "Conv k4 s2 valid per-image phase weight grad, input cut", shapes: [][]int64{{1, 16, 69, 68}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u},
 			build: conv(ConvOpts{Strides: [2]int64{2, 2}}, false)},
+		{name: "Conv k4 s2 per-image phase weight grad, rows cut, columns padded", shapes: [][]int64{{1, 16, 67, 66}, {2, 16, 4, 4}}, ranges: [][2]float64{u, u},
+			build: conv(ConvOpts{Strides: [2]int64{2, 2}, Pads: [4]int64{0, 1, 0, 1}}, false)},
 		{name: "ConvTranspose k4 s2 p1 per-image phase weight grad", shapes: [][]int64{{2, 2, 32, 33}, {2, 16, 4, 4}, {16}}, ranges: [][2]float64{u, u, u}, build: convT(Conv2(2, 1), true)},
 		{name: "ConvTranspose k4 s2 p1 phase weight grad", shapes: [][]int64{{1, 2, 9, 9}, {2, 16, 4, 4}, {16}}, ranges: [][2]float64{u, u, u}, build: convT(Conv2(2, 1), true)},
 		{name: "ConvTranspose k3 s2 p1 output_padding phase weight grad", shapes: [][]int64{{1, 2, 9, 10}, {2, 16, 3, 3}}, ranges: [][2]float64{u, u},
