@@ -548,6 +548,12 @@ func (g *Graph) batchGramT(a, b *Value) *Value {
 // Keep such Convs grouped: ORT rewrites an ungrouped Conv with constant weights to NCHWc
 // plus a ReorderOutput, which measured 2-2.6x slower for these copies.
 func (g *Graph) oneHotShifts(groups, k, kh, kw int64, at func(i int64) (int64, int64)) *Value {
+	return g.Const([]int64{groups * k, 1, kh, kw}, oneHot(groups, k, kh, kw, at))
+}
+
+// oneHot is the data of a [groups, k, kh, kw] kernel whose entry i of every group is 1 at
+// offset at(i) and 0 elsewhere.
+func oneHot(groups, k, kh, kw int64, at func(i int64) (int64, int64)) []float32 {
 	d := make([]float32, groups*k*kh*kw)
 	for q := range groups {
 		for i := range k {
@@ -555,7 +561,7 @@ func (g *Graph) oneHotShifts(groups, k, kh, kw int64, at func(i int64) (int64, i
 			d[(q*k+i)*kh*kw+a*kw+b] = 1
 		}
 	}
-	return g.Const([]int64{groups * k, 1, kh, kw}, d)
+	return d
 }
 
 // phaseWeightGrad reports whether weightGradStrided suits a weight gradient on the CPU: equal

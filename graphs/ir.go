@@ -564,12 +564,8 @@ func (g *Graph) lower(n *Node) []*Node {
 	o := n.convOpts()
 	b, cin, hw := x.shape[0], x.shape[1], x.shape[2]*x.shape[3]
 	cols := w.shape[1] * w.shape[2] * w.shape[3]
-	var out []*Node
-	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
-		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
-		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
-		return v
-	}
+	l := &lowering{n: n}
+	step := l.add
 	xt := step("Transpose", []*Value{x}, []attr{aInts("perm", []int64{0, 2, 3, 1})}, b, x.shape[2], x.shape[3], cin)
 	xr := step("Reshape", []*Value{xt, g.ints(b*hw, cin)}, nil, b*hw, cin)
 	wr := step("Reshape", []*Value{w, g.ints(cin, cols)}, nil, cin, cols)
@@ -580,11 +576,24 @@ func (g *Graph) lower(n *Node) []*Node {
 	last := &Node{Op: "Col2Im", Name: n.Name + "/Col2Im", In: []*Value{c, g.ints(y.shape[2], y.shape[3]), g.ints(w.shape[2], w.shape[3])}, attrs: attrs, Out: []*Value{y}}
 	if len(n.In) > 2 && n.In[2] != nil {
 		last.Out = []*Value{{name: y.name + "/Col2Im", dtype: Float, shape: y.shape}}
-		out = append(out, last)
+		l.out = append(l.out, last)
 		br := step("Reshape", []*Value{n.In[2], g.ints(1, y.shape[1], 1, 1)}, nil, 1, y.shape[1], 1, 1)
 		last = &Node{Op: "Add", Name: n.Name + "/Add", In: []*Value{last.Out[0], br}, Out: []*Value{y}}
 	}
-	return append(out, last)
+	return append(l.out, last)
+}
+
+// lowering collects the nodes written in place of n, each named after n and its first output.
+type lowering struct {
+	n   *Node
+	out []*Node
+}
+
+// add appends a node op(in) with attrs and one float output of the given shape.
+func (l *lowering) add(op string, in []*Value, attrs []attr, shape ...int64) *Value {
+	v := &Value{name: fmt.Sprintf("%s/%s%d", l.n.Out[0].name, op, len(l.out)), dtype: Float, shape: shape}
+	l.out = append(l.out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", l.n.Name, op, len(l.out)), In: in, Out: []*Value{v}, attrs: attrs})
+	return v
 }
 
 // lowerGPU writes a Sum of k inputs as k-1 Adds (a left fold, the order Sum adds in), and a
@@ -627,12 +636,8 @@ func (g *Graph) splitGemm(n *Node) []*Node {
 		return []*Node{n}
 	}
 	s := k / part
-	var out []*Node
-	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
-		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
-		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
-		return v
-	}
+	l := &lowering{n: n}
+	step := l.add
 	var as, bs *Value // [S, M, part] and [S, part, N]
 	if ta {
 		as = step("Transpose", []*Value{step("Reshape", []*Value{a, g.ints(s, part, m)}, nil, s, part, m)}, []attr{aInts("perm", []int64{0, 2, 1})}, s, m, part)
@@ -648,10 +653,10 @@ func (g *Graph) splitGemm(n *Node) []*Node {
 	last := &Node{Op: "ReduceSum", Name: n.Name + "/ReduceSum", In: []*Value{prod, g.ints(0)}, attrs: []attr{aInt("keepdims", 0)}, Out: []*Value{y}}
 	if len(n.In) > 2 && n.In[2] != nil {
 		last.Out = []*Value{{name: y.name + "/ReduceSum", dtype: Float, shape: y.shape}}
-		out = append(out, last)
+		l.out = append(l.out, last)
 		last = &Node{Op: "Add", Name: n.Name + "/Add", In: []*Value{last.Out[0], n.In[2]}, Out: []*Value{y}}
 	}
-	return append(out, last)
+	return append(l.out, last)
 }
 
 // Model serialises the graph deterministically: the same graph gives the same bytes.

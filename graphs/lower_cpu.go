@@ -1,7 +1,5 @@
 package graphs
 
-import "fmt"
-
 // subpixelMinPixels is the smallest input height*width at which a strided ConvTranspose is
 // written as a sub-pixel Conv plus an interleave (lowerSubpixel); below it ORT's own
 // ConvTranspose (or the small-input lowering) is as fast. A variable so benchmarks can move it.
@@ -45,12 +43,8 @@ func (g *Graph) lowerSubpixel(n *Node) []*Node {
 	cin, cout := w.shape[0], w.shape[1]
 	mh, mw := kh/s[0], kw/s[1]
 	phases := s[0] * s[1]
-	var out []*Node
-	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
-		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
-		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
-		return v
-	}
+	l := &lowering{n: n}
+	step := l.add
 	// W [Cin, Cout, mh*sh, mw*sw] -> [Cin, Cout, mh, sh, mw, sw], flip the m axes, and order
 	// as [Cout, sh, sw, Cin, mh, mw].
 	const lowest = -1 << 62
@@ -67,15 +61,12 @@ func (g *Graph) lowerSubpixel(n *Node) []*Node {
 		in = append(in, step("Reshape", []*Value{b, g.ints(cout * phases)}, nil, cout*phases))
 	}
 	qh, qw := x.shape[2]+mh-1, x.shape[3]+mw-1
-	z := step("Conv", in, []attr{aInts("dilations", []int64{1, 1}), aInts("pads", []int64{mh - 1, mw - 1, mh - 1, mw - 1}), aInts("strides", []int64{1, 1})},
-		x.shape[0], cout*phases, qh, qw)
-	oh := make([]float32, cout*phases*phases)
-	for c := range cout * phases {
-		oh[c*phases+c%phases] = 1
-	}
-	last := &Node{Op: "ConvTranspose", Name: n.Name + "/Interleave", In: []*Value{z, g.Const([]int64{cout * phases, 1, s[0], s[1]}, oh)},
-		attrs: []attr{aInts("dilations", []int64{1, 1}), aInt("group", cout), aInts("pads", o.Pads[:]), aInts("strides", s[:])}, Out: []*Value{y}}
-	return append(out, last)
+	z := step("Conv", in, ConvOpts{Pads: [4]int64{mh - 1, mw - 1, mh - 1, mw - 1}}.norm().attrs(false), x.shape[0], cout*phases, qh, qw)
+	// phase (a,b) of output map o is input channel o*s*s + a*sw + b
+	oh := g.oneHotShifts(cout, phases, s[0], s[1], func(i int64) (int64, int64) { return i / s[1], i % s[1] })
+	last := &Node{Op: "ConvTranspose", Name: n.Name + "/Interleave", In: []*Value{z, oh},
+		attrs: ConvOpts{Strides: s, Pads: o.Pads, Group: cout}.norm().attrs(true), Out: []*Value{y}}
+	return append(l.out, last)
 }
 
 // narrowConvMinPixels is the smallest input height*width at which lowerNarrowConv rewrites a
@@ -102,35 +93,21 @@ func (g *Graph) lowerNarrowConv(n *Node) []*Node {
 		return nil
 	}
 	nb, h := x.shape[0], x.shape[2]
-	var out []*Node
-	step := func(op string, in []*Value, attrs []attr, shape ...int64) *Value {
-		v := &Value{name: fmt.Sprintf("%s/%s%d", y.name, op, len(out)), dtype: Float, shape: shape}
-		out = append(out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", n.Name, op, len(out)), In: in, Out: []*Value{v}, attrs: attrs})
-		return v
-	}
-	conv := func(pads []int64, group int64) []attr {
-		return []attr{aInts("dilations", []int64{1, 1}), aInt("group", group), aInts("pads", pads), aInts("strides", []int64{1, 1})}
-	}
+	l := &lowering{n: n}
+	step := l.add
+	conv := func(pads [4]int64, group int64) []attr { return ConvOpts{Pads: pads, Group: group}.norm().attrs(false) }
 	w1 := step("Transpose", []*Value{w}, []attr{aInts("perm", []int64{0, 2, 3, 1})}, m, kh, kw, c)
 	w1 = step("Reshape", []*Value{w1, g.ints(m*kh*kw, c, 1, 1)}, nil, m*kh*kw, c, 1, 1)
-	z := step("Conv", []*Value{x, w1}, conv([]int64{0, 0, 0, 0}, 1), nb, m*kh*kw, h, x.shape[3])
-	cols := make([]float32, m*kh*kw*kw)
-	for gi := range m * kh {
-		for b := range kw {
-			cols[(gi*kw+b)*kw+b] = 1
-		}
-	}
-	u := step("Conv", []*Value{z, g.Const([]int64{m * kh, kw, 1, kw}, cols)}, conv([]int64{0, o.Pads[1], 0, o.Pads[3]}, m*kh), nb, m*kh, h, y.shape[3])
-	rows := make([]float32, m*kh*kh)
-	for gi := range m {
-		for a := range kh {
-			rows[(gi*kh+a)*kh+a] = 1
-		}
-	}
-	in := []*Value{u, g.Const([]int64{m, kh, kh, 1}, rows)}
+	z := step("Conv", []*Value{x, w1}, conv([4]int64{}, 1), nb, m*kh*kw, h, x.shape[3])
+	// column sums: group (m,a) adds its kw inputs, input b taken at column offset b
+	cols := g.Const([]int64{m * kh, kw, 1, kw}, oneHot(m*kh, kw, 1, kw, func(b int64) (int64, int64) { return 0, b }))
+	u := step("Conv", []*Value{z, cols}, conv([4]int64{0, o.Pads[1], 0, o.Pads[3]}, m*kh), nb, m*kh, h, y.shape[3])
+	// row sums: group m adds its kh inputs, input a taken at row offset a
+	rows := g.Const([]int64{m, kh, kh, 1}, oneHot(m, kh, kh, 1, func(a int64) (int64, int64) { return a, 0 }))
+	in := []*Value{u, rows}
 	if len(n.In) > 2 && n.In[2] != nil {
 		in = append(in, n.In[2])
 	}
-	last := &Node{Op: "Conv", Name: n.Name + "/Rows", In: in, Out: []*Value{y}, attrs: conv([]int64{o.Pads[0], 0, o.Pads[2], 0}, m)}
-	return append(out, last)
+	last := &Node{Op: "Conv", Name: n.Name + "/Rows", In: in, Out: []*Value{y}, attrs: conv([4]int64{o.Pads[0], 0, o.Pads[2], 0}, m)}
+	return append(l.out, last)
 }
