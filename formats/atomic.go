@@ -1,10 +1,12 @@
 package formats
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFileAtomic writes path through write so that readers see either the old file or the
@@ -28,7 +30,7 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 		}
 		mode = fi.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("formats: write %s: %w", path, err)
 	}
@@ -72,4 +74,41 @@ func WriteFile(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// tempInfix separates a target's name from the random suffix in its temporary file's name:
+// WriteFileAtomic and CreateMaps write NAME through ".NAME.tmp-RANDOM" beside it.
+const tempInfix = ".tmp-"
+
+// RemoveStaleTemps removes the temporary files in dir that an atomic write of a file whose
+// name matches one of the glob patterns left behind when its process was killed. Call it
+// only while holding dir's lock: a live writer's temporary file looks the same. It returns
+// the names it removed.
+func RemoveStaleTemps(dir string, patterns ...string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("formats: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		i := strings.LastIndex(name, tempInfix)
+		if !strings.HasPrefix(name, ".") || i < 1 || !e.Type().IsRegular() {
+			continue
+		}
+		target := name[1:i]
+		for _, p := range patterns {
+			if ok, _ := filepath.Match(p, target); ok {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return removed, fmt.Errorf("formats: removing stale %s: %w", filepath.Join(dir, name), err)
+				}
+				removed = append(removed, name)
+				break
+			}
+		}
+	}
+	return removed, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,35 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 	err := WriteFileAtomic(filepath.Join(t.TempDir(), "no", "f"), func(io.Writer) error { return nil })
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
+
+// TestRemoveStaleTemps removes the temporaries of matching names only, and nothing else.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{".epoch-00003.npz.tmp-123", ".best.json.tmp-9", ".LH.parquet.tmp-77", "epoch-00003.npz", ".hidden", "a.tmp-1", ".other.bin.tmp-5"}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := RemoveStaleTemps(dir, "epoch-*.npz", "best.json", "*.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 3 {
+		t.Errorf("removed %v, want the three temporaries of matching names", removed)
+	}
+	left, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	want := ".hidden .other.bin.tmp-5 a.tmp-1 epoch-00003.npz" // ReadDir sorts by name
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("left %q, want %q", got, want)
+	}
+	if r, err := RemoveStaleTemps(filepath.Join(dir, "none"), "*"); err != nil || r != nil {
+		t.Errorf("missing dir: %v %v", r, err)
 	}
 }

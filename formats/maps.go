@@ -376,7 +376,7 @@ func CreateMaps(path string, n, h, w int) (*MapWriter, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("formats: create %s: %w", path, err)
 	}

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/lock"
 )
 
 // Options say what Generate writes.
@@ -27,6 +30,9 @@ type Options struct {
 	Seed int64
 	// Workers bounds the goroutines generating maps; the output does not depend on it.
 	Workers int
+	// Force replaces maps that synth generated in Dir with other settings. A file synth did
+	// not create is never written over, with or without it.
+	Force bool
 }
 
 // setID numbers the sets inside per-map seeds.
@@ -38,9 +44,11 @@ func mapSeed(set string, sim, k int) uint64 {
 }
 
 // Generate writes the requested sets, 15 maps per simulation, with the parameter rows of the
-// generated simulations. Files are written atomically (a cancelled or failed run leaves no
-// partial cube). progress, if not nil, is called after each map with the count done and the
-// total, from one goroutine at a time.
+// generated simulations, and the folder's manifest. It never writes over a file that it did
+// not create (one its manifest does not list), and replaces maps generated with other
+// settings only with o.Force. Files are written atomically (a cancelled or failed run leaves
+// no partial cube, and an incomplete manifest). progress, if not nil, is called after each
+// map with the count done and the total, from one goroutine at a time.
 func Generate(ctx context.Context, o Options, progress func(done, total int)) error {
 	if o.Size < 8 || o.Size&(o.Size-1) != 0 {
 		return fmt.Errorf("synth: size %d, want a power of two >= 8", o.Size)
@@ -48,34 +56,60 @@ func Generate(ctx context.Context, o Options, progress func(done, total int)) er
 	if len(o.Sets) == 0 {
 		return errors.New("synth: no sets to generate")
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	want, err := o.manifest()
+	if err != nil {
+		return err
+	}
+	// Refuse before creating anything (the lock file included), then again under the lock.
+	if _, err := o.check(want); err != nil {
+		return err
+	}
+	l, err := lock.Acquire(o.Dir, "synth")
+	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	type job struct {
-		set  string
-		rows []formats.Params
+	defer l.Release()
+	old, err := o.check(want)
+	if err != nil {
+		return err
 	}
-	var jobs []job
+	// The old generation's files that this one does not make are removed (with Force), and
+	// the incomplete manifest lists them until they are gone.
+	made := want.Files
+	var stale []string
+	if old != nil {
+		for _, f := range old.Files {
+			if !slices.Contains(made, f) {
+				stale = append(stale, f)
+			}
+		}
+	}
+	all := append(slices.Clone(made), stale...)
+	if _, err := formats.RemoveStaleTemps(o.Dir, all...); err != nil {
+		return err
+	}
+	want.Files = all
+	if err := want.write(o.Dir); err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if err := os.Remove(filepath.Join(o.Dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("synth: %w", err)
+		}
+	}
+	want.Files = made
 	total := 0
 	for _, set := range o.Sets {
-		rows, err := Table(set)
-		if err != nil {
-			return err
-		}
-		limit := map[string]int{"CV": o.CVSims, "LH": o.LHSims}[set]
-		if limit < 0 {
-			return fmt.Errorf("synth: %s simulations %d, want >= 0", set, limit)
-		}
-		if limit > 0 && limit < len(rows) {
-			rows = rows[:limit]
-		}
-		jobs = append(jobs, job{set, rows})
-		total += len(rows) * formats.MapsPerSim
+		total += want.Sims[set] * formats.MapsPerSim
 	}
 	var mu sync.Mutex
 	done := 0
-	for _, j := range jobs {
-		if err := generateSet(ctx, o, j.set, j.rows, func() {
+	for _, set := range o.Sets {
+		rows, err := o.rows(set)
+		if err != nil {
+			return err
+		}
+		if err := generateSet(ctx, o, set, rows, func() {
 			mu.Lock()
 			defer mu.Unlock()
 			done++
@@ -86,7 +120,40 @@ func Generate(ctx context.Context, o Options, progress func(done, total int)) er
 			return err
 		}
 	}
-	return nil
+	want.Complete = true
+	return want.write(o.Dir)
+}
+
+// SettingsError reports a folder of maps that synth generated with other settings: they are
+// replaced only when asked (Options.Force).
+type SettingsError struct{ Dir, Have, Want string }
+
+func (e *SettingsError) Error() string {
+	return fmt.Sprintf("synth: %s holds maps generated with other settings (%s; asked for %s)", e.Dir, e.Have, e.Want)
+}
+
+// check returns o.Dir's manifest after making sure that generating want there overwrites no
+// file synth did not create and, without o.Force, no maps of other settings.
+func (o Options) check(want *Manifest) (*Manifest, error) {
+	old, err := ReadManifest(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range want.Files {
+		path := filepath.Join(o.Dir, name)
+		_, err := os.Lstat(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("synth: %w", err)
+		}
+		if err == nil && !old.Owns(name) {
+			return nil, fmt.Errorf("synth: %s exists and synth did not create it (no %s lists it): refusing to write over it; move it away or generate into another folder",
+				path, ManifestFile)
+		}
+	}
+	if old != nil && !old.Same(o) && !o.Force {
+		return nil, &SettingsError{Dir: o.Dir, Have: old.Describe(), Want: want.Describe()}
+	}
+	return old, nil
 }
 
 func generateSet(ctx context.Context, o Options, set string, rows []formats.Params, tick func()) (err error) {

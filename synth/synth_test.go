@@ -3,9 +3,11 @@ package synth
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/formats"
@@ -102,8 +104,75 @@ func TestGenerateDeterministic(t *testing.T) {
 	if err := Generate(ctx, Options{Dir: d, Sets: []string{"LH"}, LHSims: 3, Size: 32, Workers: 2}, nil); err == nil {
 		t.Error("cancelled Generate returned nil")
 	}
-	if ents, _ := os.ReadDir(d); len(ents) != 0 {
-		t.Errorf("cancelled Generate left %d files", len(ents))
+	if ents, _ := filepath.Glob(filepath.Join(d, "*.npy")); len(ents) != 0 {
+		t.Errorf("cancelled Generate left %v", ents)
+	}
+	if m, err := ReadManifest(d); err != nil || m == nil || m.Complete {
+		t.Errorf("cancelled Generate: manifest %+v (%v), want an incomplete one", m, err)
+	}
+}
+
+// TestGenerateNeverOverwrites: synth refuses to write over a file it did not create (with
+// --force too), replaces its own maps of other settings only with Force, removes its own
+// stale temporaries, and leaves a complete manifest listing what it wrote.
+func TestGenerateNeverOverwrites(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opt := Options{Dir: dir, Sets: []string{"CV", "LH"}, CVSims: 1, LHSims: 1, Size: 32, Seed: 7, Workers: 2}
+	real := formats.MapPath(dir, "Mgas", Suite, "CV")
+	if err := os.WriteFile(real, []byte("the user's maps, marker 12345.0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, force := range []bool{false, true} {
+		o := opt
+		o.Force = force
+		err := Generate(ctx, o, nil)
+		if err == nil || !strings.Contains(err.Error(), real) || !strings.Contains(err.Error(), "did not create") {
+			t.Fatalf("force %v: Generate over a user's file: %v", force, err)
+		}
+	}
+	if b, _ := os.ReadFile(real); string(b) != "the user's maps, marker 12345.0" {
+		t.Fatalf("the user's file was changed: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("a refused Generate left files behind: %d entries", len(ents))
+	}
+
+	dir = t.TempDir()
+	opt.Dir = dir
+	stale := filepath.Join(dir, ".Maps_B_IllustrisTNG_LH_z=0.00.npy.tmp-4242")
+	if err := os.WriteFile(stale, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Generate(ctx, opt, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary %s not removed", stale)
+	}
+	m, err := ReadManifest(dir)
+	if err != nil || m == nil || !m.Complete || len(m.Files) != 8 || !m.Same(opt) || m.Seed != 7 {
+		t.Fatalf("manifest after Generate: %+v %v", m, err)
+	}
+	if err := Generate(ctx, opt, nil); err != nil {
+		t.Errorf("regenerating with the same settings: %v", err)
+	}
+	other := opt
+	other.Seed = 8
+	var se *SettingsError
+	if err := Generate(ctx, other, nil); !errors.As(err, &se) || !strings.Contains(err.Error(), "seed 7") {
+		t.Errorf("other settings without Force: %v", err)
+	}
+	before, _ := os.ReadFile(formats.MapPath(dir, "B", Suite, "LH"))
+	other.Force, other.Sets = true, []string{"CV"}
+	if err := Generate(ctx, other, nil); err != nil {
+		t.Fatalf("other settings with Force: %v", err)
+	}
+	if _, err := os.Stat(formats.MapPath(dir, "B", Suite, "LH")); !os.IsNotExist(err) || len(before) == 0 {
+		t.Errorf("Force kept the old generation's LH maps (%v)", err)
+	}
+	if m, _ := ReadManifest(dir); m == nil || m.Seed != 8 || len(m.Files) != 4 || !m.Complete {
+		t.Errorf("manifest after Force: %+v", m)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -22,8 +23,9 @@ func newRunCmd() *cobra.Command {
 		Long: "run executes synth -> prepare -> train -> pca -> encode -> eval -> report into RUN_DIR.\n" +
 			"Each stage is skipped when its outputs exist and its inputs (the config values it reads and\n" +
 			"the stages before it) are unchanged; a changed config reruns what depends on the change.\n" +
-			"synth generates CMD-like maps into data.dir only when the CMD files are missing there; real\n" +
-			"CMD files are never touched. Ctrl-C during training stops cleanly; run again to resume.",
+			"synth generates CMD-like maps into data.dir when the folder has none of the CMD files (or\n" +
+			"holds maps synth made); a folder with only some of them is an error, and real CMD files\n" +
+			"are never touched. Ctrl-C during training stops cleanly; run again to resume.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -55,6 +57,64 @@ func dataFiles(d configs.Data) []string {
 	return out
 }
 
+// needsSynth decides where run's maps come from: the CMD files in data.dir when all are there
+// and synth did not make them, else maps that synth generates into data.dir, when the folder
+// holds synth's manifest or none of the files. Some of the files without a manifest is an
+// error naming the missing ones: synth never adds maps to a folder of real data.
+func needsSynth(d configs.Data, files []string) (bool, error) {
+	man, err := synth.ReadManifest(d.Dir)
+	if err != nil || man != nil {
+		return man != nil, err
+	}
+	var missing []string
+	for _, f := range files {
+		if _, err := os.Lstat(f); err != nil {
+			missing = append(missing, filepath.Base(f))
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return false, nil
+	case len(files):
+		return true, nil
+	}
+	return false, fmt.Errorf("data.dir %s has %d of the %d CMD files the config reads; missing: %s. Add them, or point data.dir at an empty folder to generate CMD-like maps",
+		d.Dir, len(files)-len(missing), len(files), strings.Join(missing, ", "))
+}
+
+// synthStage generates the config's maps into data.dir, unless the folder's manifest says
+// they are there already.
+func synthStage(cmd *cobra.Command, cfg configs.Config, files []string) error {
+	out := cmd.OutOrStdout()
+	s := cfg.Synth
+	opt := synth.Options{Dir: cfg.Data.Dir, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers}
+	man, err := synth.ReadManifest(cfg.Data.Dir)
+	if err != nil {
+		return err
+	}
+	present := true
+	for _, f := range files {
+		_, err := os.Stat(f)
+		present = present && err == nil
+	}
+	if man != nil && man.Complete && man.Same(opt) && present {
+		fmt.Fprintf(out, "  %s holds maps generated with these settings (%s); using them\n", cfg.Data.Dir, man.Describe())
+		return nil
+	}
+	fmt.Fprintf(out, "  generating CMD-like maps (%v, %dx%d) into %s\n", s.Sets, s.Size, s.Size, cfg.Data.Dir)
+	last := time.Now()
+	err = synth.Generate(cmd.Context(), opt, func(done, total int) {
+		if time.Since(last) > 5*time.Second || done == total {
+			last = time.Now()
+			fmt.Fprintf(out, "  %d/%d maps\n", done, total)
+		}
+	})
+	if se := (*synth.SettingsError)(nil); errors.As(err, &se) {
+		return fmt.Errorf("%w: regenerate them with `camelsvae synth --config %s --force`, or point data.dir at another folder", err, configArg(cmd))
+	}
+	return err
+}
+
 func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
@@ -71,30 +131,15 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	data, syn := cfg.Data, cfg.Synth
 	data.Workers, data.Prefetch, data.CacheMB, syn.Workers = 0, 0, 0, 0
 
-	// synth runs only for data it generated itself (its stamp) or data that is missing.
-	_, ours := p.readStamp("synth")
-	missing := false
-	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
-			missing = true
-		}
+	generate, err := needsSynth(cfg.Data, files)
+	if err != nil {
+		return err
 	}
 	stages := []stage{}
-	if missing || ours {
+	if generate {
 		stages = append(stages, stage{
 			name: "synth", inputs: []any{syn, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
-			run: func(bool) error {
-				fmt.Fprintf(out, "  generating CMD-like maps (%v, %dx%d) into %s\n", cfg.Synth.Sets, cfg.Synth.Size, cfg.Synth.Size, cfg.Data.Dir)
-				last := time.Now()
-				return synth.Generate(ctx, synth.Options{Dir: cfg.Data.Dir, Sets: cfg.Synth.Sets, LHSims: cfg.Synth.LHSims,
-					CVSims: cfg.Synth.CVSims, Size: cfg.Synth.Size, Seed: cfg.Synth.Seed, Workers: cfg.Synth.Workers},
-					func(done, total int) {
-						if time.Since(last) > 5*time.Second || done == total {
-							last = time.Now()
-							fmt.Fprintf(out, "  %d/%d maps\n", done, total)
-						}
-					})
-			},
+			run: func(bool) error { return synthStage(cmd, cfg, files) },
 		})
 	} else {
 		fmt.Fprintf(out, "using the CMD files in %s\n", cfg.Data.Dir)
@@ -187,7 +232,7 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	)
 	// eval also reads the no-skip model when there is one.
 	stages[len(stages)-1].after = after("train", "pca", "noskip")
-	err := p.run(stages)
+	err = p.run(stages)
 	if errors.Is(err, trainer.ErrInterrupted) {
 		fmt.Fprintf(out, "stopped cleanly; run the same command again to resume\n")
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,7 +18,10 @@ func newSynthCmd() *cobra.Command {
 		Long: "synth writes maps that stand in for the CAMELS Multifield Dataset: a Zel'dovich-displaced\n" +
 			"Gaussian density with the real CV and LH parameters (sigma_8 and Omega_m set its power,\n" +
 			"the feedback parameters its gas smoothing and magnetic bubbles), 15 maps per simulation,\n" +
-			"in CMD file names, units and value ranges. Flags override the config's synth section.",
+			"in CMD file names, units and value ranges. Flags override the config's synth section.\n" +
+			"The folder gets a manifest (" + synth.ManifestFile + ") of the generator, version, seed and\n" +
+			"files. synth never writes over a file it did not create, and replaces maps it generated\n" +
+			"with other settings only with --force.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Flags are applied to the synth section here: the shared --size/--seed flag keys
@@ -48,6 +52,7 @@ func newSynthCmd() *cobra.Command {
 			if f.Changed("workers") {
 				s.Workers, _ = f.GetInt("workers")
 			}
+			force, _ := f.GetBool("force")
 			outDir, _ := f.GetString("out")
 			if outDir == "" {
 				outDir = cfg.Data.Dir
@@ -56,13 +61,16 @@ func newSynthCmd() *cobra.Command {
 			start := time.Now()
 			last := time.Time{}
 			err = synth.Generate(cmd.Context(), synth.Options{
-				Dir: outDir, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers,
+				Dir: outDir, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers, Force: force,
 			}, func(done, total int) {
 				if done == total || time.Since(last) > 2*time.Second {
 					last = time.Now()
 					fmt.Fprintf(out, "synth: %d/%d maps (%.0f maps/s)\n", done, total, float64(done)/time.Since(start).Seconds())
 				}
 			})
+			if se := (*synth.SettingsError)(nil); errors.As(err, &se) {
+				return fmt.Errorf("%w: pass --force to replace them, or choose another --out", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -77,5 +85,6 @@ func newSynthCmd() *cobra.Command {
 	cmd.Flags().Int("size", 256, "map side, a power of two (synth.size)")
 	cmd.Flags().Int64("seed", 100, "generator seed (synth.seed)")
 	cmd.Flags().Int("workers", 0, "generator goroutines (synth.workers)")
+	cmd.Flags().Bool("force", false, "replace maps synth generated in --out with other settings")
 	return cmd
 }

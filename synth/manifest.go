@@ -1,0 +1,139 @@
+package synth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/camelsvae/camelsvae/formats"
+)
+
+// ManifestFile marks a folder of generated maps. Generate writes it before the first map
+// (incomplete) and again after the last (complete); it lists every file synth made there, so
+// that synth never writes over a file it did not create.
+const ManifestFile = "camelsvae-synth.json"
+
+// Generator and Version name the generator in the manifest. Bump Version whenever the maps a
+// seed gives change: a folder made by another version is then regenerated only with --force.
+const (
+	Generator = "camelsvae synth"
+	Version   = 1
+)
+
+// Manifest describes the generated maps in a folder.
+type Manifest struct {
+	Generator string `json:"generator"`
+	Version   int    `json:"version"`
+	Seed      int64  `json:"seed"`
+	Size      int    `json:"size"`
+	// Sims is the number of simulations generated per set (15 maps each).
+	Sims map[string]int `json:"sims"`
+	// Complete is false while Generate runs, and stays false when it was stopped.
+	Complete bool `json:"complete"`
+	// Files are the names, inside the folder, of every file synth wrote there.
+	Files []string `json:"files"`
+}
+
+// ReadManifest reads dir's manifest; it returns nil and no error when there is none.
+func ReadManifest(dir string) (*Manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("synth: %s: %w", path, err)
+	}
+	if m.Generator != Generator {
+		return nil, fmt.Errorf("synth: %s: generator %q, want %q", path, m.Generator, Generator)
+	}
+	return &m, nil
+}
+
+func (m *Manifest) write(dir string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := formats.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+// Same reports whether m describes the maps o would generate (complete or not).
+func (m *Manifest) Same(o Options) bool {
+	want, err := o.manifest()
+	if err != nil {
+		return false
+	}
+	if m.Version != want.Version || m.Seed != want.Seed || m.Size != want.Size || len(m.Sims) != len(want.Sims) {
+		return false
+	}
+	for set, n := range want.Sims {
+		if m.Sims[set] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe is the manifest's settings in words, for messages.
+func (m *Manifest) Describe() string {
+	var sets []string
+	for set, n := range m.Sims {
+		sets = append(sets, fmt.Sprintf("%s %d simulations", set, n))
+	}
+	slices.Sort(sets)
+	return fmt.Sprintf("seed %d, %dx%d, %s, version %d", m.Seed, m.Size, m.Size, strings.Join(sets, ", "), m.Version)
+}
+
+// Owns reports whether synth wrote the file name in the folder.
+func (m *Manifest) Owns(name string) bool { return m != nil && slices.Contains(m.Files, name) }
+
+// rows returns the parameter rows of the simulations o generates in set.
+func (o Options) rows(set string) ([]formats.Params, error) {
+	rows, err := Table(set)
+	if err != nil {
+		return nil, err
+	}
+	limit := map[string]int{"CV": o.CVSims, "LH": o.LHSims}[set]
+	if limit < 0 {
+		return nil, fmt.Errorf("synth: %s simulations %d, want >= 0", set, limit)
+	}
+	if limit > 0 && limit < len(rows) {
+		rows = rows[:limit]
+	}
+	return rows, nil
+}
+
+// manifest is the (incomplete) manifest of what o generates.
+func (o Options) manifest() (*Manifest, error) {
+	m := &Manifest{Generator: Generator, Version: Version, Seed: o.Seed, Size: o.Size, Sims: map[string]int{}}
+	for _, set := range o.Sets {
+		rows, err := o.rows(set)
+		if err != nil {
+			return nil, err
+		}
+		m.Sims[set] = len(rows)
+		m.Files = append(m.Files, SetFiles(set)...)
+	}
+	return m, nil
+}
+
+// SetFiles are the names of the files Generate writes for a set.
+func SetFiles(set string) []string {
+	var out []string
+	for _, f := range formats.Fields {
+		out = append(out, filepath.Base(formats.MapPath("", f, Suite, set)))
+	}
+	return append(out, filepath.Base(formats.ParamsPath("", set, Suite)))
+}
