@@ -268,12 +268,30 @@ func (t *Latents) AppendRecord(rec arrow.RecordBatch, name string) error {
 
 // WriteLatentsIPC writes t as an Arrow IPC file, atomically.
 func WriteLatentsIPC(path string, mem memory.Allocator, t *Latents) error {
+	return commit(StageLatentsIPC(path, mem, t))
+}
+
+// WriteLatentsParquet writes t as a Parquet file (zstd, with the Arrow schema stored so the
+// fixed-size lists read back as such), atomically.
+func WriteLatentsParquet(path string, mem memory.Allocator, t *Latents) error {
+	return commit(StageLatentsParquet(path, mem, t))
+}
+
+func commit(s *Staged, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.Commit()
+}
+
+// StageLatentsIPC is WriteLatentsIPC up to the rename (see Stage).
+func StageLatentsIPC(path string, mem memory.Allocator, t *Latents) (*Staged, error) {
 	rec, err := NewLatentRecord(mem, t)
 	if err != nil {
-		return fmt.Errorf("formats: %s: %w", path, err)
+		return nil, fmt.Errorf("formats: %s: %w", path, err)
 	}
 	defer rec.Release()
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return Stage(path, func(w io.Writer) error {
 		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
 		if err != nil {
 			return err
@@ -286,15 +304,14 @@ func WriteLatentsIPC(path string, mem memory.Allocator, t *Latents) error {
 	})
 }
 
-// WriteLatentsParquet writes t as a Parquet file (zstd, with the Arrow schema stored so the
-// fixed-size lists read back as such), atomically.
-func WriteLatentsParquet(path string, mem memory.Allocator, t *Latents) error {
+// StageLatentsParquet is WriteLatentsParquet up to the rename (see Stage).
+func StageLatentsParquet(path string, mem memory.Allocator, t *Latents) (*Staged, error) {
 	rec, err := NewLatentRecord(mem, t)
 	if err != nil {
-		return fmt.Errorf("formats: %s: %w", path, err)
+		return nil, fmt.Errorf("formats: %s: %w", path, err)
 	}
 	defer rec.Release()
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return Stage(path, func(w io.Writer) error {
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem))
 		// pqarrow closes a writer that is an io.Closer; hide Close so WriteFileAtomic can sync.
 		fw, err := pqarrow.NewFileWriter(rec.Schema(), struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -77,10 +79,17 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 	}
 }
 
-// TestRemoveStaleTemps removes the temporaries of matching names only, and nothing else.
+// TestRemoveStaleTemps removes the temporaries of matching names whose writer is gone, and
+// nothing else: not a live writer's, not other files.
 func TestRemoveStaleTemps(t *testing.T) {
 	dir := t.TempDir()
-	files := []string{".epoch-00003.npz.tmp-123", ".best.json.tmp-9", ".LH.parquet.tmp-77", "epoch-00003.npz", ".hidden", "a.tmp-1", ".other.bin.tmp-5"}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead, live := strconv.Itoa(gone.Process.Pid), strconv.Itoa(os.Getpid())
+	files := []string{".epoch-00003.npz.tmp-" + dead + "-123", ".best.json.tmp-9", ".LH.parquet.tmp-" + dead + "-77",
+		".epoch-00004.npz.tmp-" + live + "-5", "epoch-00003.npz", ".hidden", "a.tmp-1", ".other.bin.tmp-5"}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -91,18 +100,25 @@ func TestRemoveStaleTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(removed) != 3 {
-		t.Errorf("removed %v, want the three temporaries of matching names", removed)
+		t.Errorf("removed %v, want the three temporaries of matching names and dead writers", removed)
 	}
 	left, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range left {
 		names = append(names, e.Name())
 	}
-	want := ".hidden .other.bin.tmp-5 a.tmp-1 epoch-00003.npz" // ReadDir sorts by name
+	want := ".epoch-00004.npz.tmp-" + live + "-5 .hidden .other.bin.tmp-5 a.tmp-1 epoch-00003.npz" // ReadDir sorts by name
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("left %q, want %q", got, want)
 	}
 	if r, err := RemoveStaleTemps(filepath.Join(dir, "none"), "*"); err != nil || r != nil {
 		t.Errorf("missing dir: %v %v", r, err)
+	}
+	// A file written now names this process.
+	if err := WriteFile(filepath.Join(dir, "x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tempPattern("x"), ".x.tmp-"+live+"-") {
+		t.Errorf("temporary pattern %q does not name the writer", tempPattern("x"))
 	}
 }

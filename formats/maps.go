@@ -158,6 +158,9 @@ func noEOF(err error) error {
 // the header and that the file holds all N maps; a short, 2-D or wrongly typed file is an
 // error naming the file and what was expected.
 func OpenMaps(path string) (*MapReader, error) {
+	if err := CheckRegular(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("formats: open maps: %w", err)
@@ -168,6 +171,30 @@ func OpenMaps(path string) (*MapReader, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// CheckRegular refuses a path that is not a regular file (after symlinks) before it is
+// opened: opening a FIFO blocks until a writer appears, and a directory or device is not
+// data. A missing file is left to the open that follows, for its usual error.
+func CheckRegular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	what := "not a regular file"
+	switch t := fi.Mode().Type(); {
+	case t&os.ModeDir != 0:
+		what = "a directory"
+	case t&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case t&os.ModeSocket != 0:
+		what = "a socket"
+	case t&os.ModeCharDevice != 0:
+		what = "a character device"
+	case t&os.ModeDevice != 0:
+		what = "a block device"
+	}
+	return fmt.Errorf("formats: %s is %s, want a regular file", path, what)
 }
 
 func newMapReader(f *os.File, path string) (*MapReader, error) {
@@ -376,7 +403,7 @@ func CreateMaps(path string, n, h, w int) (*MapWriter, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
+	f, err := os.CreateTemp(dir, tempPattern(base))
 	if err != nil {
 		return nil, fmt.Errorf("formats: create %s: %w", path, err)
 	}

@@ -10,14 +10,23 @@ import (
 // WriteNPY writes a float32 array of the given shape (C order) as a .npy file that
 // numpy.load reads, atomically.
 func WriteNPY(path string, data []float32, shape ...int) error {
+	s, err := StageNPY(path, data, shape...)
+	if err != nil {
+		return err
+	}
+	return s.Commit()
+}
+
+// StageNPY is WriteNPY up to the rename (see Stage).
+func StageNPY(path string, data []float32, shape ...int) (*Staged, error) {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
 	if n != len(data) {
-		return fmt.Errorf("formats: %s: shape %v holds %d values, got %d", path, shape, n, len(data))
+		return nil, fmt.Errorf("formats: %s: shape %v holds %d values, got %d", path, shape, n, len(data))
 	}
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return Stage(path, func(w io.Writer) error {
 		if _, err := w.Write(NpyHeaderBytes(shape...)); err != nil {
 			return err
 		}

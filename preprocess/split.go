@@ -33,13 +33,21 @@ func Items(set string, maps []int, variants []Variant) []Item {
 // Splits are the map indices of a run: train/val/test of the training set and the subset of
 // the out-of-distribution test set. Every list is sorted.
 type Splits struct {
-	Seed     int64  `json:"seed"`
-	SplitBy  string `json:"split_by"`
-	TrainSet string `json:"train_set"`
-	TestSet  string `json:"test_set"`
-	Train    []int  `json:"train"`
-	Val      []int  `json:"val"`
-	Test     []int  `json:"test"`
+	// What the lists were drawn from: the seed, the data settings and the sets' sizes.
+	Seed      int64   `json:"seed"`
+	SplitBy   string  `json:"split_by"`
+	TrainSet  string  `json:"train_set"`
+	TestSet   string  `json:"test_set"`
+	TrainFrac float64 `json:"train_frac,omitempty"`
+	ValFrac   float64 `json:"val_frac,omitempty"`
+	TrainMaps int     `json:"train_maps,omitempty"`
+	TestMaps  int     `json:"test_maps,omitempty"`
+	// TrainSetLen and TestSetLen are the numbers of maps in the sets' files.
+	TrainSetLen int   `json:"train_set_len,omitempty"`
+	TestSetLen  int   `json:"test_set_len,omitempty"`
+	Train       []int `json:"train"`
+	Val         []int `json:"val"`
+	Test        []int `json:"test"`
 	// TestSetMaps are the chosen maps of TestSet (all of them when data.test_maps is 0).
 	TestSetMaps []int `json:"test_set_maps"`
 }
@@ -55,13 +63,15 @@ const (
 // set) into train/val/test by map or by simulation, and picks cfg.TestMaps maps of the
 // nTest maps of cfg.TestSet (all when 0), all from seed.
 func MakeSplits(cfg configs.Data, seed int64, nTrain, nTest int) (*Splits, error) {
+	avail := nTrain
 	if cfg.TrainMaps > 0 && cfg.TrainMaps < nTrain {
 		nTrain = cfg.TrainMaps
 	}
 	if nTrain < 1 {
 		return nil, fmt.Errorf("preprocess: split: set %s has no maps", cfg.TrainSet)
 	}
-	s := &Splits{Seed: seed, SplitBy: cfg.SplitBy, TrainSet: cfg.TrainSet, TestSet: cfg.TestSet}
+	s := &Splits{Seed: seed, SplitBy: cfg.SplitBy, TrainSet: cfg.TrainSet, TestSet: cfg.TestSet, TrainFrac: cfg.TrainFrac,
+		ValFrac: cfg.ValFrac, TrainMaps: cfg.TrainMaps, TestMaps: cfg.TestMaps, TrainSetLen: avail, TestSetLen: nTest}
 	rng := rand.New(rand.NewPCG(uint64(seed), streamSplit))
 	var units [][]int // what is shuffled: single maps or a simulation's maps
 	switch cfg.SplitBy {
@@ -113,6 +123,37 @@ func MakeSplits(cfg configs.Data, seed int64, nTrain, nTest int) (*Splits, error
 		}
 	}
 	return s, nil
+}
+
+// SameTrain reports whether s and o split the training set alike.
+func (s *Splits) SameTrain(o *Splits) bool {
+	return s.TrainSet == o.TrainSet && slices.Equal(s.Train, o.Train) && slices.Equal(s.Val, o.Val) && slices.Equal(s.Test, o.Test)
+}
+
+// SetTest takes o's test-set subset and what it was drawn from.
+func (s *Splits) SetTest(o *Splits) {
+	s.TestSet, s.TestMaps, s.TestSetLen, s.TestSetMaps = o.TestSet, o.TestMaps, o.TestSetLen, o.TestSetMaps
+}
+
+// Differs names the first recorded setting in which s (a saved file) and o (drawn now)
+// differ, for messages.
+func (s *Splits) Differs(o *Splits) string {
+	// Files written before the settings were recorded (TrainSetLen 0) have only the first three.
+	rec := s.TrainSetLen > 0
+	for _, d := range []struct {
+		key       string
+		was, want any
+		recorded  bool
+	}{
+		{"seed", s.Seed, o.Seed, true}, {"data.train_set", s.TrainSet, o.TrainSet, true}, {"data.split_by", s.SplitBy, o.SplitBy, true},
+		{"data.train_frac", s.TrainFrac, o.TrainFrac, rec}, {"data.val_frac", s.ValFrac, o.ValFrac, rec},
+		{"data.train_maps", s.TrainMaps, o.TrainMaps, rec}, {"maps in the training set's files", s.TrainSetLen, o.TrainSetLen, rec},
+	} {
+		if d.recorded && d.was != d.want {
+			return fmt.Sprintf("%s %v, now %v", d.key, d.was, d.want)
+		}
+	}
+	return "its lists differ from the ones the config draws"
 }
 
 // Save writes s as JSON, atomically.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
 )
 
@@ -45,6 +46,9 @@ type State struct {
 	StopReason   string `json:"stop_reason,omitempty"`
 	// Weights names the .npz file that holds the tensors of this state.
 	Weights string `json:"weights"`
+	// Metrics are metrics.jsonl's rows up to this state: a process killed between a
+	// checkpoint and the metrics file loses no row.
+	Metrics []EpochMetrics `json:"metrics,omitempty"`
 }
 
 // Tensors are the parameters and Adam moments, in the model's parameter order.
@@ -55,8 +59,45 @@ type Tensors struct {
 	M, V   [][]float32
 }
 
+// What training writes in a run directory: the checkpoints and artifacts folders, the
+// metrics log and the export folder (ExportDir, written by the caller). RunFiles lists them
+// with the recorded config, for moving a whole training aside.
+const (
+	CheckpointsDir = "checkpoints"
+	MetricsFile    = "metrics.jsonl"
+	ExportDir      = "export"
+	ConfigFile     = "config.yaml"
+)
+
+// RunFiles are a training's files and folders in its run directory.
+var RunFiles = []string{CheckpointsDir, MetricsFile, ConfigFile, ExportDir, ArtifactsDir}
+
 // checkpointDir is the run directory's checkpoint folder.
-func checkpointDir(run string) string { return filepath.Join(run, "checkpoints") }
+func checkpointDir(run string) string { return filepath.Join(run, CheckpointsDir) }
+
+// CleanRun removes what a killed process left in a run directory: temporary files of
+// atomic writes whose writer is gone, and the weights of a checkpoint without its JSON (a
+// checkpoint cut short, or an interrupted prune; the JSON is written last and removed first).
+// Call it while holding the run directory's lock.
+func CleanRun(run string) error {
+	for _, dir := range []string{run, checkpointDir(run), filepath.Join(run, ExportDir), filepath.Join(run, ArtifactsDir)} {
+		if _, err := formats.RemoveStaleTemps(dir, "*"); err != nil {
+			return err
+		}
+	}
+	weights, err := filepath.Glob(filepath.Join(checkpointDir(run), "*.npz"))
+	if err != nil {
+		return err
+	}
+	for _, w := range weights {
+		if _, err := os.Stat(strings.TrimSuffix(w, ".npz") + ".json"); errors.Is(err, os.ErrNotExist) {
+			if err := os.Remove(w); err != nil {
+				return fmt.Errorf("checkpoints: %w", err)
+			}
+		}
+	}
+	return nil
+}
 
 // SaveCheckpoint writes the tensors (params as "<name>", moments as "adam_m/<name>" and
 // "adam_v/<name>") to checkpoints/<tag>.npz, then the state to checkpoints/<tag>.json. Both
@@ -88,7 +129,12 @@ func SaveCheckpoint(run, tag string, st State, t *Tensors) error {
 	if err := formats.WriteNPZ(filepath.Join(dir, st.Weights), names, arrays); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", tag, err)
 	}
-	return writeJSON(filepath.Join(dir, tag+".json"), st)
+	fault.Point("checkpoint-weights")
+	if err := writeJSON(filepath.Join(dir, tag+".json"), st); err != nil {
+		return err
+	}
+	fault.Point("checkpoint")
+	return nil
 }
 
 // LoadCheckpoint reads checkpoints/<tag>.json and its tensors into t, whose Names and Shapes
@@ -199,6 +245,7 @@ func pruneCheckpoints(run string, keep int) error {
 		if err := os.Remove(filepath.Join(dir, tags[0]+".json")); err != nil {
 			return fmt.Errorf("pruning checkpoint %s: %w", tags[0], err)
 		}
+		fault.Point("prune")
 		_ = os.Remove(filepath.Join(dir, tags[0]+".npz"))
 		tags = tags[1:]
 	}

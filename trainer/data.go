@@ -2,6 +2,9 @@ package trainer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,10 +32,21 @@ type Data struct {
 // Close closes the CMD files.
 func (d *Data) Close() error { return d.Src.Close() }
 
-// Prepare opens cfg.Data and returns the run's splits and statistics: read from run when
-// they exist (and agree with the data), otherwise computed from the training split and
-// written there atomically.
+// Prepare opens cfg.Data with the run's splits and statistics, making and saving them when
+// the run has none. Splits of the training set or statistics drawn with other settings are
+// an error naming the file and the setting; a test-set subset drawn with others is drawn
+// again for this call (the file keeps the run's).
 func Prepare(ctx context.Context, cfg configs.Config, run string) (*Data, error) {
+	return prepare(ctx, cfg, run, false)
+}
+
+// PrepareFresh is Prepare for a run whose training starts over (or has not started): splits
+// and statistics drawn with other settings are drawn again and saved.
+func PrepareFresh(ctx context.Context, cfg configs.Config, run string) (*Data, error) {
+	return prepare(ctx, cfg, run, true)
+}
+
+func prepare(ctx context.Context, cfg configs.Config, run string, fresh bool) (*Data, error) {
 	src, err := preprocess.OpenSource(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -43,41 +57,91 @@ func Prepare(ctx context.Context, cfg configs.Config, run string) (*Data, error)
 		return nil, err
 	}
 	splitsPath, statsPath := filepath.Join(run, SplitsFile), filepath.Join(run, StatsFile)
-	if _, err := os.Stat(splitsPath); err == nil {
-		if d.Splits, err = preprocess.LoadSplits(splitsPath); err != nil {
-			return fail(err)
+	want, err := preprocess.MakeSplits(cfg.Data, cfg.Seed, src.Len(cfg.Data.TrainSet), src.Len(cfg.Data.TestSet))
+	if err != nil {
+		return fail(err)
+	}
+	have, err := preprocess.LoadSplits(splitsPath)
+	if errors.Is(err, os.ErrNotExist) {
+		have, err = nil, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	save, staleStats := fresh, false
+	switch {
+	case have == nil:
+		d.Splits, save = want, true
+	case !have.SameTrain(want):
+		if !fresh {
+			return fail(fmt.Errorf("%s was drawn with other settings than the config's (%s): the run's model was trained on it; use the run's config, or another run directory",
+				splitsPath, have.Differs(want)))
 		}
-	} else if errors.Is(err, os.ErrNotExist) {
-		if d.Splits, err = preprocess.MakeSplits(cfg.Data, cfg.Seed, src.Len(cfg.Data.TrainSet), src.Len(cfg.Data.TestSet)); err != nil {
-			return fail(err)
-		}
+		d.Splits, staleStats = want, true
+	case fresh:
+		d.Splits = want // the same training splits, with the config's test subset
+	default:
+		// The training splits agree; the test subset follows the config in this process.
+		d.Splits = have
+		d.Splits.SetTest(want)
+	}
+	if save {
 		if err := os.MkdirAll(run, 0o755); err != nil {
 			return fail(err)
 		}
 		if err := d.Splits.Save(splitsPath); err != nil {
 			return fail(err)
 		}
-	} else {
-		return fail(err)
 	}
-	if _, err := os.Stat(statsPath); err == nil {
-		if d.Stats, err = preprocess.LoadStats(statsPath); err != nil {
+	if !staleStats {
+		d.Stats, err = preprocess.LoadStats(statsPath)
+		if errors.Is(err, os.ErrNotExist) {
+			d.Stats, err = nil, nil
+		}
+		if err == nil && d.Stats != nil {
+			err = d.Stats.Check(src)
+			if st := d.Stats; err == nil && (st.Set != cfg.Data.TrainSet || st.Maps != len(d.Splits.Train) || st.Floor != cfg.Data.LogFloor) {
+				err = fmt.Errorf("computed from %d maps of %s with data.log_floor %g; the training split has %d maps of %s, the config's floor is %g",
+					st.Maps, st.Set, st.Floor, len(d.Splits.Train), cfg.Data.TrainSet, cfg.Data.LogFloor)
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", statsPath, err)
+			}
+		}
+		if err != nil && !fresh {
 			return fail(err)
 		}
-		if err := d.Stats.Check(src); err != nil {
-			return fail(fmt.Errorf("%s: %w", statsPath, err))
+		if err != nil {
+			d.Stats = nil
 		}
-	} else if errors.Is(err, os.ErrNotExist) {
+	}
+	if d.Stats == nil {
 		if d.Stats, err = preprocess.ComputeStats(ctx, src, cfg.Data.TrainSet, d.Splits.Train, cfg.Data.Workers); err != nil {
 			return fail(err)
 		}
 		if err := d.Stats.Save(statsPath); err != nil {
 			return fail(err)
 		}
-	} else {
-		return fail(err)
 	}
 	return d, nil
+}
+
+// Digests identify what later work reads of a run's preparation: the training splits with
+// their statistics (training and the baseline), and the test-set subset (encode, eval).
+func (d *Data) Digests() (train, test string, err error) {
+	hash := func(v ...any) (string, error) {
+		h := sha256.New()
+		if err := json.NewEncoder(h).Encode(v); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil))[:16], nil
+	}
+	s := d.Splits
+	if train, err = hash(d.Stats, s.TrainSet, s.Train, s.Val, s.Test); err != nil {
+		return "", "", err
+	}
+	test, err = hash(s.TestSet, s.TestSetMaps)
+	return train, test, err
 }
 
 // Feeds returns the training feed (augmented, shuffled per epoch, batch train.batch) and the

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
@@ -39,25 +41,43 @@ type EncodeStats struct {
 
 // Encode runs the exported encoder over maps of a set, fed by the concurrent loader (reading
 // and transforming the next batches while ONNX Runtime encodes this one), and writes the
-// latents table.
+// latents table. With NPY both files are written in full before either is renamed into
+// place, the table last: a table never sits beside an older .mu.npy.
 func Encode(ctx context.Context, o EncodeOptions) (EncodeStats, error) {
+	dir, base := filepath.Split(o.Out)
+	if _, err := formats.RemoveStaleTemps(filepath.Clean(dir+"."), base, base+npySuffix); err != nil {
+		return EncodeStats{}, err
+	}
 	lat, st, err := EncodeMaps(ctx, o)
 	if err != nil {
 		return st, err
 	}
+	var npy, table *formats.Staged
+	defer func() { npy.Abort(); table.Abort() }()
+	if o.NPY {
+		if npy, err = formats.StageNPY(o.Out+npySuffix, lat.Mu, lat.Len(), lat.L); err != nil {
+			return st, err
+		}
+	}
 	if strings.HasSuffix(o.Out, ".arrow") {
-		err = formats.WriteLatentsIPC(o.Out, o.Mem, lat)
+		table, err = formats.StageLatentsIPC(o.Out, o.Mem, lat)
 	} else {
-		err = formats.WriteLatentsParquet(o.Out, o.Mem, lat)
+		table, err = formats.StageLatentsParquet(o.Out, o.Mem, lat)
 	}
 	if err != nil {
 		return st, err
 	}
-	if o.NPY {
-		err = formats.WriteNPY(o.Out+".mu.npy", lat.Mu, lat.Len(), lat.L)
+	if npy != nil {
+		if err := npy.Commit(); err != nil {
+			return st, err
+		}
+		fault.Point("encode-between")
 	}
-	return st, err
+	return st, table.Commit()
 }
+
+// npySuffix names the .npy of mu written beside a latents table.
+const npySuffix = ".mu.npy"
 
 // EncodeMaps is Encode without the file: it returns the latents table.
 func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeStats, error) {

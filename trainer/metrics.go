@@ -57,9 +57,6 @@ type EpochMetrics struct {
 	Best        bool    `json:"best"`
 }
 
-// metricsFile is the run's per-epoch log, one JSON object per line.
-const metricsFile = "metrics.jsonl"
-
 // ReadMetrics reads metrics.jsonl (nil when absent).
 func ReadMetrics(path string) ([]EpochMetrics, error) {
 	b, err := os.ReadFile(path)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 )
@@ -112,17 +113,25 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		if st.Seed != cfg.Seed {
 			return nil, fmt.Errorf("run directory %s was trained with seed %d, the config says %d", o.Run, st.Seed, cfg.Seed)
 		}
-		if metrics, err = ReadMetrics(filepath.Join(o.Run, metricsFile)); err != nil {
-			return nil, err
+		// The checkpoint carries the metrics rows up to it (older ones: the file's rows),
+		// and the file is made whole again at once.
+		metrics = st.Metrics
+		if metrics == nil {
+			if metrics, err = ReadMetrics(filepath.Join(o.Run, MetricsFile)); err != nil {
+				return nil, err
+			}
 		}
 		metrics = keepEpochs(metrics, st.Epoch)
+		if err := writeMetrics(filepath.Join(o.Run, MetricsFile), metrics); err != nil {
+			return nil, err
+		}
 		fmt.Fprintf(o.Log, "resuming %s from %s (epoch %d, step %d)\n", o.Run, latest, st.Epoch, st.Step)
 	default:
 		t = freshTensors(vae, cfg.Seed)
 	}
-	if st.Done && !st.EarlyStopped && cfg.Train.Epochs > st.Epoch {
+	if st.Done && cfg.Train.Epochs > st.Epoch && (!st.EarlyStopped || cfg.Train.Patience == 0 || st.BadEpochs < cfg.Train.Patience) {
 		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
-		st.Done, st.StopReason = false, ""
+		st.Done, st.EarlyStopped, st.StopReason = false, false, ""
 	}
 	if st.Done {
 		fmt.Fprintf(o.Log, "run %s already finished (%s)\n", o.Run, st.StopReason)
@@ -173,6 +182,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 					st.Step, epoch, stepInEpoch+1, terms.Total, terms.MSE, terms.SSIM, terms.KL)
 			}
 			s.commit()
+			fault.Point("step")
 			stepInEpoch++
 			sums.add(terms, float64(n))
 			images += n
@@ -183,6 +193,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				st.EpochStep, st.Partial, st.PartialImages = stepInEpoch, sums, images
 				st.Elapsed = base + time.Since(start).Seconds()
+				st.Metrics = metrics
 				tag := epochTag(epoch-1, 0)
 				if stepInEpoch > 0 {
 					tag = epochTag(epoch-1, stepInEpoch)
@@ -207,6 +218,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			if ctx.Err() != nil {
 				// Interrupted during validation: the epoch's training is done; keep it.
 				st.EpochStep, st.Partial, st.PartialImages = stepInEpoch, sums, images
+				st.Metrics = metrics
 				tag := epochTag(epoch-1, stepInEpoch)
 				if err := saveState(o.Run, tag, st, s); err != nil {
 					return nil, err
@@ -236,8 +248,9 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			st.Done, st.StopReason = true, fmt.Sprintf("reached %d epochs (best %.6f at epoch %d)", epoch, st.BestLoss, st.BestEpoch)
 		}
 		metrics = append(metrics, m)
+		st.Metrics = metrics
 		// Order matters for crash safety: best weights, then the rolling checkpoint (its JSON
-		// last), then the metrics that refer to it.
+		// last, with the metrics), then the metrics file.
 		if m.Best {
 			if err := saveState(o.Run, "best", st, s); err != nil {
 				return nil, err
@@ -249,9 +262,10 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		if err := pruneCheckpoints(o.Run, cfg.Train.KeepLast); err != nil {
 			return nil, err
 		}
-		if err := writeMetrics(filepath.Join(o.Run, metricsFile), metrics); err != nil {
+		if err := writeMetrics(filepath.Join(o.Run, MetricsFile), metrics); err != nil {
 			return nil, err
 		}
+		fault.Point("metrics")
 		progress.EndEpoch(m, cfg.Train.Epochs)
 		if o.AfterEpoch != nil {
 			o.AfterEpoch(epoch)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/synth"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
@@ -119,10 +121,12 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	start := time.Now()
-	if err := setupRuntime(cmd, cfg); err != nil {
+	l, err := lock.Acquire(run, "camelsvae run")
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(run, 0o755); err != nil {
+	defer l.Release()
+	if err := setupRuntime(cmd, cfg); err != nil {
 		return err
 	}
 	p := &pipeline{dir: run, out: out}
@@ -136,90 +140,96 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 		return err
 	}
 	stages := []stage{}
+	var prepareAfter []string
 	if generate {
 		stages = append(stages, stage{
 			name: "synth", inputs: []any{syn, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
 			run: func(bool) error { return synthStage(cmd, cfg, files) },
 		})
+		prepareAfter = []string{"synth"}
 	} else {
 		fmt.Fprintf(out, "using the CMD files in %s\n", cfg.Data.Dir)
 	}
-	after := func(names ...string) []string {
-		var o []string
-		for _, n := range names {
-			for _, s := range stages {
-				if s.name == n {
-					o = append(o, n)
-				}
-			}
-		}
-		return o
-	}
+	// prepare hands on two digests: the training split and its statistics, which training
+	// and the baseline read, and the test-set subset, which encode and eval read. A new
+	// data.test_maps then retrains nothing.
+	var prepared *trainer.Data
 	stages = append(stages, stage{
-		name: "prepare", inputs: []any{cfg.Seed, data}, after: after("synth"),
+		name: "prepare", inputs: []any{cfg.Seed, data}, after: prepareAfter,
 		outputs: []string{trainer.StatsFile, trainer.SplitsFile},
-		clean:   func() error { return removeAll(run, trainer.StatsFile, trainer.SplitsFile) },
 		run: func(bool) error {
-			d, err := trainer.Prepare(ctx, cfg, run)
+			d, err := trainer.PrepareFresh(ctx, cfg, run)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "  splits: %d train, %d val, %d test %s maps; %d %s test maps\n", len(d.Splits.Train), len(d.Splits.Val),
 				len(d.Splits.Test), cfg.Data.TrainSet, len(d.Splits.TestSetMaps), cfg.Data.TestSet)
+			prepared = d
 			return d.Close()
 		},
-	})
-	trainInputs := []any{cfg.Seed, data, cfg.Model, cfg.Loss, cfg.Train}
-	trainOutputs := []string{"checkpoints", "metrics.jsonl", runConfigFile, exportDir, trainer.ArtifactsDir}
-	stages = append(stages, stage{
-		name: "train", inputs: trainInputs, after: []string{"prepare"},
-		outputs: []string{filepath.Join(exportDir, trainer.EncoderFile), filepath.Join(exportDir, trainer.DecoderFile)},
-		clean:   func() error { return removeAll(run, trainOutputs...) },
-		run: func(resume bool) error {
-			return trainRun(cmd, cfg, run, resume)
+		publish: func() (map[string]string, error) {
+			tr, te, err := prepared.Digests()
+			return map[string]string{"prepare.train": tr, "prepare.test": te}, err
 		},
 	})
+	trainStage := func(name string, c configs.Config, dir string) (stage, error) {
+		keys, err := configs.TrainingKeys(c)
+		if err != nil {
+			return stage{}, err
+		}
+		rel, _ := filepath.Rel(run, dir)
+		return stage{
+			name: name, inputs: []any{keys}, extend: []any{c.Train.Epochs, c.Train.Patience}, after: []string{"prepare.train"},
+			outputs: []string{filepath.Join(rel, exportDir, trainer.EncoderFile), filepath.Join(rel, exportDir, trainer.DecoderFile)},
+			retire:  func() error { return retireTraining(out, c, dir) },
+			run: func(bool) error {
+				if dir != run {
+					// The no-skip model shares the skip model's splits and statistics.
+					if err := copyPrepared(run, dir); err != nil {
+						return err
+					}
+					fmt.Fprintln(out, "  the same model with skips off (the decoder sees only the latent)")
+				}
+				// Always resume: a run with other training settings was retired above,
+				// and one that someone else trained here is refused by recordRunConfig.
+				return trainRun(cmd, c, dir, true)
+			},
+			publish: func() (map[string]string, error) {
+				d, err := fileDigest(dir, filepath.Join(exportDir, trainer.EncoderFile), filepath.Join(exportDir, trainer.DecoderFile))
+				return map[string]string{name: d}, err
+			},
+		}, nil
+	}
+	st, err := trainStage("train", cfg, run)
+	if err != nil {
+		return err
+	}
+	stages = append(stages, st)
+	evalAfter := []string{"train", "pca", "prepare.test"}
 	if cfg.Model.Skips && cfg.Eval.NoSkipBaseline {
 		ns := cfg
 		ns.Model.Skips = false
-		nsRun := filepath.Join(run, noskipDir)
-		stages = append(stages, stage{
-			name: "noskip", inputs: []any{cfg.Seed, data, ns.Model, cfg.Loss, cfg.Train}, after: []string{"prepare"},
-			outputs: []string{filepath.Join(noskipDir, exportDir, trainer.EncoderFile)},
-			clean:   func() error { return removeAll(run, noskipDir) },
-			run: func(resume bool) error {
-				// The no-skip model shares the skip model's splits and statistics.
-				if err := os.MkdirAll(nsRun, 0o755); err != nil {
-					return err
-				}
-				for _, f := range []string{trainer.StatsFile, trainer.SplitsFile} {
-					b, err := os.ReadFile(filepath.Join(run, f))
-					if err != nil {
-						return err
-					}
-					if err := formats.WriteFile(filepath.Join(nsRun, f), b); err != nil {
-						return err
-					}
-				}
-				fmt.Fprintln(out, "  the same model with skips off (the decoder sees only the latent)")
-				return trainRun(cmd, ns, nsRun, resume)
-			},
-		})
+		st, err := trainStage("noskip", ns, filepath.Join(run, noskipDir))
+		if err != nil {
+			return err
+		}
+		stages = append(stages, st)
+		evalAfter = append(evalAfter, "noskip")
 	}
 	stages = append(stages,
 		stage{
-			name: "pca", inputs: []any{cfg.PCA}, after: []string{"prepare"}, outputs: []string{pcaFile},
+			name: "pca", inputs: []any{cfg.PCA, cfg.Seed}, after: []string{"prepare.train"}, outputs: []string{pcaFile},
 			run: func(bool) error { return pcaStage(ctx, cfg, run, out) },
 		},
 		stage{
-			name: "encode", inputs: []any{cfg.Data.TestSet}, after: []string{"train"},
+			name: "encode", inputs: []any{cfg.Data.TestSet}, after: []string{"train", "prepare.test"},
 			outputs: []string{filepath.Join("latents", cfg.Data.TestSet+".parquet")},
 			run: func(bool) error {
 				return encodeStage(cmd, cfg, run)
 			},
 		},
 		stage{
-			name: "eval", inputs: []any{cfg.Eval}, after: []string{"train", "pca"},
+			name: "eval", inputs: []any{cfg.Eval, cfg.Seed}, after: evalAfter,
 			outputs: []string{filepath.Join(reportDir, resultsFile), filepath.Join(reportDir, "report.html")},
 			run: func(bool) error {
 				r, err := evaluateRun(ctx, cfg, run, out)
@@ -230,17 +240,47 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 			},
 		},
 	)
-	// eval also reads the no-skip model when there is one.
-	stages[len(stages)-1].after = after("train", "pca", "noskip")
-	err = p.run(stages)
-	if errors.Is(err, trainer.ErrInterrupted) {
-		fmt.Fprintf(out, "stopped cleanly; run the same command again to resume\n")
-		return nil
-	}
-	if err != nil {
+	if err := p.run(stages); err != nil {
+		if errors.Is(err, trainer.ErrInterrupted) {
+			fmt.Fprintf(out, "stopped cleanly; run the same command again to resume\n")
+		}
 		return err
 	}
 	fmt.Fprintf(out, "pipeline finished in %.0fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+// copyPrepared copies a run's splits and statistics into another run directory.
+func copyPrepared(from, to string) error {
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []string{trainer.StatsFile, trainer.SplitsFile} {
+		b, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			return err
+		}
+		if err := formats.WriteFile(filepath.Join(to, f), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireTraining moves a run directory's training outputs into train.prev-N, saying which
+// settings changed: a training with other settings is never deleted.
+func retireTraining(out io.Writer, cfg configs.Config, run string) error {
+	why := "the training data or its statistics changed"
+	if was, err := readRunConfig(run); err == nil && was != nil {
+		if diff, err := configs.TrainingDiff(*was, cfg); err == nil && len(diff) > 0 {
+			why = strings.Join(diff, ", ")
+		}
+	}
+	dest, err := moveAside(run, "train", trainer.RunFiles...)
+	if err != nil || dest == "" {
+		return err
+	}
+	fmt.Fprintf(out, "  moved the earlier training (%s) to %s\n", why, filepath.Join(run, dest))
 	return nil
 }
 

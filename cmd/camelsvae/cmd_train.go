@@ -10,16 +10,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
 
-// Run-directory layout shared by the commands.
+// Run-directory layout shared by the commands (training's part is the trainer's).
 const (
-	runConfigFile = "config.yaml"
-	exportDir     = "export"
+	runConfigFile = trainer.ConfigFile
+	exportDir     = trainer.ExportDir
 )
 
 func newTrainCmd() *cobra.Command {
@@ -37,10 +38,14 @@ func newTrainCmd() *cobra.Command {
 			}
 			run := outRunDir(cmd)
 			resume, _ := cmd.Flags().GetBool("resume")
+			l, err := lock.Acquire(run, "camelsvae train")
+			if err != nil {
+				return err
+			}
+			defer l.Release()
 			err = trainRun(cmd, cfg, run, resume)
 			if errors.Is(err, trainer.ErrInterrupted) {
 				fmt.Fprintf(cmd.OutOrStdout(), "stopped cleanly; resume with: camelsvae train --config %s --out %s --resume\n", configArg(cmd), run)
-				return nil
 			}
 			return err
 		},
@@ -53,18 +58,34 @@ func newTrainCmd() *cobra.Command {
 	return cmd
 }
 
-// trainRun trains (or resumes) into run and exports the best model. Ctrl-C returns
-// trainer.ErrInterrupted after the checkpoint is written.
+// trainRun trains (or resumes) into run, which the caller has locked, and exports the best
+// model. Ctrl-C returns trainer.ErrInterrupted after the checkpoint is written.
 func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	if err := setupRuntime(cmd, cfg); err != nil {
 		return err
 	}
-	if err := saveRunConfig(run, cfg, resume); err != nil {
+	latest, err := trainer.LatestCheckpoint(run)
+	if err != nil {
 		return err
 	}
-	data, err := trainer.Prepare(ctx, cfg, run)
+	if latest != "" && !resume {
+		return fmt.Errorf("run directory %s already holds a training (checkpoint %s): continue it with --resume, or choose another --out", run, latest)
+	}
+	if err := trainer.CleanRun(run); err != nil {
+		return err
+	}
+	if err := recordRunConfig(run, cfg); err != nil {
+		return err
+	}
+	// A training that starts over may replace splits and statistics drawn with other
+	// settings; one that continues must use its own.
+	prepare := trainer.Prepare
+	if latest == "" {
+		prepare = trainer.PrepareFresh
+	}
+	data, err := prepare(ctx, cfg, run)
 	if err != nil {
 		return err
 	}
@@ -93,19 +114,32 @@ func setupRuntime(cmd *cobra.Command, cfg configs.Config) error {
 	return err
 }
 
-// saveRunConfig records the resolved config in the run directory. A fresh run refuses a
-// directory that holds another run's config; a resumed run keeps the one it has.
-func saveRunConfig(run string, cfg configs.Config, resume bool) error {
-	b, err := yaml.Marshal(cfg)
+// recordRunConfig records the config a run trains with in RUN/config.yaml. A directory whose
+// config differs in a key that defines training (configs.TrainingDiff) is refused, naming the
+// keys; other keys (train.epochs, train.keep_last, eval.*) are recorded as they are now. The
+// runtime section is left out: the provider is a property of a process, not of the run.
+func recordRunConfig(run string, cfg configs.Config) error {
+	was, err := readRunConfig(run)
+	if err != nil {
+		return err
+	}
+	if was != nil {
+		diff, err := configs.TrainingDiff(*was, cfg)
+		if err != nil {
+			return err
+		}
+		if len(diff) > 0 {
+			return fmt.Errorf("run directory %s was trained with other settings (%s): a run keeps the settings that define its training (it may change train.epochs and train.patience); choose another --out",
+				run, strings.Join(diff, ", "))
+		}
+	}
+	b, err := runConfigBytes(cfg)
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(run, runConfigFile)
-	if old, err := os.ReadFile(path); err == nil {
-		if resume || string(old) == string(b) {
-			return nil
-		}
-		return fmt.Errorf("run directory %s holds another run's %s: pass --resume, or choose another --out", run, runConfigFile)
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
+		return nil
 	}
 	if err := os.MkdirAll(run, 0o755); err != nil {
 		return err
@@ -113,13 +147,50 @@ func saveRunConfig(run string, cfg configs.Config, resume bool) error {
 	return formats.WriteFile(path, b)
 }
 
-// loadRunConfig reads a run directory's resolved config (flags and env still override).
+// runConfigBytes is the YAML of a run's config without its runtime section.
+func runConfigBytes(cfg configs.Config) ([]byte, error) {
+	var m map[string]any
+	b, err := yaml.Marshal(cfg)
+	if err == nil {
+		err = yaml.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "runtime")
+	return yaml.Marshal(m)
+}
+
+// readRunConfig reads RUN/config.yaml as recorded (nil when there is none).
+func readRunConfig(run string) (*configs.Config, error) {
+	path := filepath.Join(run, runConfigFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	cfg, err := resolveConfig(path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// loadRunConfig reads a run directory's resolved config; flags and env still override, and
+// the runtime comes from them and the defaults only, never from the run.
 func loadRunConfig(cmd *cobra.Command, run string) (configs.Config, error) {
+	if run == "" {
+		return configs.Config{}, fmt.Errorf("--run is required")
+	}
 	path := filepath.Join(run, runConfigFile)
 	if _, err := os.Stat(path); err != nil {
 		return configs.Config{}, fmt.Errorf("run directory %s: no %s (train a model into it first)", run, runConfigFile)
 	}
-	return resolveConfig(path, cmd.Flags(), os.Environ())
+	cfg, err := resolveConfig(path, cmd.Flags(), os.Environ())
+	if err != nil {
+		return cfg, err
+	}
+	rt, err := resolveConfig("", cmd.Flags(), os.Environ())
+	cfg.Runtime = rt.Runtime
+	return cfg, err
 }
 
 // outRunDir is --out, or runs/<config file name without extension> (runs/default).

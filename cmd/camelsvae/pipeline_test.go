@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,10 +163,10 @@ func TestPipelineResumesAfterInterrupt(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	out := execute(ctx, t, "run", "--config", cfg, "--out", run)
+	out, err := executeErr(ctx, "run", "--config", cfg, "--out", run)
 	cancel()
-	if !strings.Contains(out, "stopped cleanly") {
-		t.Fatalf("an interrupted run should stop cleanly:\n%s", out)
+	if !errors.Is(err, trainer.ErrInterrupted) || !strings.Contains(out, "stopped cleanly") {
+		t.Fatalf("an interrupted run should stop cleanly and say it did not finish: %v\n%s", err, out)
 	}
 	again := execute(context.Background(), t, "run", "--config", cfg, "--out", run)
 	if !strings.Contains(again, "resuming") {

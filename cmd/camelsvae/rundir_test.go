@@ -3,13 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/synth"
+	"github.com/camelsvae/camelsvae/trainer"
 )
 
 // executeErr runs the CLI and returns its output and error.
@@ -74,4 +84,171 @@ func TestRunNeverOverwritesData(t *testing.T) {
 		}
 		unchanged(strings.Join(args, " "))
 	}
+}
+
+// metricsEpochs lists the epochs of a run's metrics.jsonl.
+func metricsEpochs(t *testing.T, run string) []int {
+	t.Helper()
+	ms, err := trainer.ReadMetrics(filepath.Join(run, trainer.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, m := range ms {
+		out = append(out, m.Epoch)
+	}
+	return out
+}
+
+// TestMetricsSurviveKill: a process killed right after epoch 1's checkpoint, before the
+// metrics file, loses no row: the checkpoint carries it and --resume restores it.
+func TestMetricsSurviveKill(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	// Epoch 1 writes the best checkpoint, then the rolling one: its second "checkpoint".
+	code, out := camelsvae(t, []string{fault.Env + "=checkpoint:2"}, "train", "--config", cfg, "--out", run)
+	if code != -int(syscall.SIGKILL) {
+		t.Fatalf("exit %d, want killed\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(run, "checkpoints", "epoch-00001.json")); err != nil {
+		t.Fatalf("killed before the checkpoint: %v", err)
+	}
+	if got := metricsEpochs(t, run); len(got) != 0 {
+		t.Fatalf("killed after the metrics were written (%v): the fault point is misplaced", got)
+	}
+	if code, out := camelsvae(t, nil, "train", "--config", cfg, "--out", run, "--resume"); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	if got := metricsEpochs(t, run); !slices.Equal(got, []int{1, 2, 3, 4}) {
+		t.Errorf("metrics after resume have epochs %v, want 1..4", got)
+	}
+}
+
+// TestSignalsAndLock: a second writer is refused while a training runs, naming its pid;
+// SIGINT and SIGTERM stop training cleanly with exit 130 and 143; a SIGKILLed holder's lock
+// is taken over.
+func TestSignalsAndLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
+		args := []string{"train", "--config", cfg, "--out", run, "--epochs", "1000"}
+		if i > 0 {
+			args = append(args, "--resume")
+		}
+		before, _ := trainer.LatestCheckpoint(run)
+		p := start(t, nil, args...)
+		// Signal it once it has written a new checkpoint: it is training then.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if l, _ := trainer.LatestCheckpoint(run); l != before {
+				break
+			}
+		}
+		if i == 0 {
+			_, err := executeErr(context.Background(), "train", "--config", cfg, "--out", run, "--resume", "--epochs", "1000")
+			var held *lock.HeldError
+			if !errors.As(err, &held) || held.PID != p.cmd.Process.Pid || !strings.Contains(err.Error(), strconv.Itoa(p.cmd.Process.Pid)) {
+				t.Errorf("a second train into the run: %v, want a refusal naming pid %d", err, p.cmd.Process.Pid)
+			}
+		}
+		p.cmd.Process.Signal(sig)
+		code := p.wait()
+		want := map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143, syscall.SIGKILL: -9}[sig]
+		if code != want {
+			t.Errorf("%v: exit %d, want %d\n%s%s", sig, code, want, p.out.String(), p.err.String())
+		}
+		if sig != syscall.SIGKILL && !strings.Contains(p.out.String(), "stopped cleanly") {
+			t.Errorf("%v: no clean stop:\n%s", sig, p.out.String())
+		}
+	}
+	l, err := lock.Acquire(run, "test")
+	if err != nil {
+		t.Fatalf("the killed holder's lock: %v", err)
+	}
+	l.Release()
+}
+
+// TestSoakKills kills a training 20 times, at random fault points and random moments, and
+// resumes it each time: it ends bit for bit where an uninterrupted run does, with every
+// metrics row, and leaves no temporary file or orphaned checkpoint weights.
+func TestSoakKills(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	const epochs = "40"
+	ref, run := filepath.Join(dir, "ref"), filepath.Join(dir, "run")
+	if code, out := camelsvae(t, nil, "train", "--config", cfg, "--out", ref, "--epochs", epochs); code != 0 {
+		t.Fatalf("uninterrupted run: exit %d\n%s", code, out)
+	}
+	rng := rand.New(rand.NewPCG(18, 1))
+	points := []string{"step", "checkpoint-weights", "checkpoint", "prune", "metrics"}
+	kills, finished := 0, false
+	var trail []string
+	for attempt := 0; kills < 20 && !finished && attempt < 200; attempt++ {
+		args := []string{"train", "--config", cfg, "--out", run, "--epochs", epochs}
+		if l, _ := trainer.LatestCheckpoint(run); l != "" {
+			args = append(args, "--resume")
+		}
+		var p *process
+		if rng.IntN(4) == 0 {
+			delay := time.Duration(20+rng.IntN(150)) * time.Millisecond
+			trail = append(trail, "after "+delay.String())
+			p = start(t, nil, args...)
+			time.AfterFunc(delay, func() { p.cmd.Process.Kill() })
+		} else {
+			point := fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(5))
+			trail = append(trail, point)
+			p = start(t, []string{fault.Env + "=" + point}, args...)
+		}
+		switch code := p.wait(); code {
+		case -int(syscall.SIGKILL):
+			kills++
+		case 0:
+			finished = true
+		default:
+			t.Fatalf("after kills at %v: exit %d\n%s%s", trail, code, p.out.String(), p.err.String())
+		}
+	}
+	if kills < 20 {
+		t.Fatalf("only %d kills before the run finished (%v)", kills, trail)
+	}
+	if code, out := camelsvae(t, nil, "train", "--config", cfg, "--out", run, "--epochs", epochs, "--resume"); code != 0 {
+		t.Fatalf("final resume after kills at %v: exit %d\n%s", trail, code, out)
+	}
+	t.Logf("killed at %v", trail)
+	for _, f := range []string{"checkpoints/best.npz", "checkpoints/epoch-000" + epochs + ".npz", "export/encoder.onnx", "export/decoder.onnx"} {
+		a, err1 := os.ReadFile(filepath.Join(ref, f))
+		b, err2 := os.ReadFile(filepath.Join(run, f))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs from the uninterrupted run's (%v %v)", f, err1, err2)
+		}
+	}
+	rows := func(r string) []trainer.EpochMetrics {
+		ms, err := trainer.ReadMetrics(filepath.Join(r, trainer.MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ms {
+			ms[i].ImagesPS, ms[i].Elapsed = 0, 0 // timings
+		}
+		return ms
+	}
+	if a, b := rows(ref), rows(run); !slices.Equal(a, b) {
+		t.Errorf("metrics differ from the uninterrupted run's: %d rows against %d", len(b), len(a))
+	}
+	filepath.WalkDir(run, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if strings.Contains(name, ".tmp-") {
+			t.Errorf("temporary file left: %s", path)
+		}
+		if strings.HasSuffix(name, ".npz") {
+			if _, err := os.Stat(strings.TrimSuffix(path, ".npz") + ".json"); err != nil {
+				t.Errorf("checkpoint weights without their JSON: %s", path)
+			}
+		}
+		return nil
+	})
 }

@@ -17,35 +17,44 @@ import (
 // stageDir holds one stamp per pipeline stage of a run directory.
 const stageDir = ".stages"
 
-// stamp records that a stage ran with given inputs: Hash covers the config values the stage
-// reads and the stamps of the stages it depends on, so a changed config reruns exactly the
-// stages downstream of the change.
+// stamp records that a stage ran with given inputs: Hash covers the config values that
+// define its outputs and the digests of what it reads from earlier stages; Extend covers
+// values that a finished stage takes on by resuming (train.epochs). Digests are what it
+// hands on to later stages.
 type stamp struct {
-	Stage   string    `json:"stage"`
-	Hash    string    `json:"hash"`
-	Done    bool      `json:"done"`
-	Seconds float64   `json:"seconds"`
-	When    time.Time `json:"when"`
+	Stage   string            `json:"stage"`
+	Hash    string            `json:"hash"`
+	Extend  string            `json:"extend,omitempty"`
+	Digests map[string]string `json:"digests,omitempty"`
+	Done    bool              `json:"done"`
+	Seconds float64           `json:"seconds"`
+	When    time.Time         `json:"when"`
 }
 
 // stage is one step of `camelsvae run`.
 type stage struct {
-	name    string
-	inputs  []any    // config parts the stage reads
-	after   []string // stages whose outputs it reads
+	name string
+	// inputs are the config parts that define the stage's outputs; extend those that a
+	// finished stage takes on by resuming.
+	inputs, extend []any
+	// after names the digests it reads: a stage's name, or a key another stage publishes.
+	after   []string
 	outputs []string // files it must leave behind (relative to the run directory or absolute)
 	// run does the work; resume is true when an earlier attempt with the same inputs
-	// started and did not finish (training continues from its checkpoint).
+	// exists (unfinished, or finished with other extend values).
 	run func(resume bool) error
-	// clean removes the outputs of an attempt with other inputs before a fresh run.
-	clean func() error
+	// retire clears the outputs of an attempt with other inputs before a fresh run.
+	retire func() error
+	// publish returns digests of what the stage hands on, by key; without it the stage
+	// publishes its input hash under its name.
+	publish func() (map[string]string, error)
 }
 
 // pipeline runs stages in order, skipping those whose stamp matches and whose outputs exist.
 type pipeline struct {
-	dir    string
-	out    io.Writer
-	hashes map[string]string
+	dir     string
+	out     io.Writer
+	digests map[string]string
 }
 
 func (p *pipeline) stampPath(name string) string { return filepath.Join(p.dir, stageDir, name+".json") }
@@ -67,23 +76,46 @@ func (p *pipeline) writeStamp(s stamp) error {
 	return formats.WriteFile(p.stampPath(s.Stage), append(b, '\n'))
 }
 
-func (p *pipeline) hash(st stage) (string, error) {
+// digest hashes values as JSON (16 hex digits).
+func digest(values ...any) (string, error) {
 	h := sha256.New()
-	for _, in := range st.inputs {
-		b, err := json.Marshal(in)
+	for _, v := range values {
+		b, err := json.Marshal(v)
 		if err != nil {
 			return "", err
 		}
 		h.Write(b)
 	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// fileDigest hashes the contents of files (relative to dir).
+func fileDigest(dir string, files ...string) (string, error) {
+	h := sha256.New()
+	for _, f := range files {
+		fh, err := os.Open(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func (p *pipeline) hash(st stage) (string, error) {
+	in := []any{st.inputs}
 	for _, a := range st.after {
-		hv, ok := p.hashes[a]
+		d, ok := p.digests[a]
 		if !ok {
 			return "", fmt.Errorf("stage %s depends on %s, which has not run", st.name, a)
 		}
-		h.Write([]byte(hv))
+		in = append(in, d)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return digest(in...)
 }
 
 func (p *pipeline) exists(path string) bool {
@@ -94,46 +126,54 @@ func (p *pipeline) exists(path string) bool {
 	return err == nil
 }
 
-// run executes the stages; it returns which ran and which were reused.
+// run executes the stages in order.
 func (p *pipeline) run(stages []stage) error {
-	if p.hashes == nil {
-		p.hashes = map[string]string{}
+	if p.digests == nil {
+		p.digests = map[string]string{}
 	}
 	for i, st := range stages {
 		h, err := p.hash(st)
 		if err != nil {
 			return err
 		}
-		p.hashes[st.name] = h
+		ext := ""
+		if st.extend != nil {
+			if ext, err = digest(st.extend...); err != nil {
+				return err
+			}
+		}
 		old, ok := p.readStamp(st.name)
 		complete := true
 		for _, o := range st.outputs {
 			complete = complete && p.exists(o)
 		}
 		prefix := fmt.Sprintf("[%d/%d] %-8s", i+1, len(stages), st.name)
-		if ok && old.Hash == h && old.Done && complete {
+		same := ok && old.Hash == h
+		if same && old.Done && old.Extend == ext && complete {
 			fmt.Fprintf(p.out, "%s up to date (ran %s, %.0fs)\n", prefix, old.When.Format("2006-01-02 15:04"), old.Seconds)
+			p.publish(st, h, old.Digests)
 			continue
 		}
-		resume := ok && old.Hash == h && !old.Done
-		if ok && old.Hash != h && st.clean != nil {
-			if err := st.clean(); err != nil {
-				return fmt.Errorf("stage %s: removing outdated outputs: %w", st.name, err)
-			}
-		}
 		switch {
-		case resume:
+		case same && old.Done && old.Extend != ext:
+			fmt.Fprintf(p.out, "%s continuing: settings that extend it changed\n", prefix)
+		case same && !old.Done:
 			fmt.Fprintf(p.out, "%s resuming an unfinished run\n", prefix)
-		case ok && old.Hash != h:
+		case ok && !same:
 			fmt.Fprintf(p.out, "%s inputs changed, running again\n", prefix)
 		default:
 			fmt.Fprintf(p.out, "%s running\n", prefix)
+		}
+		if ok && !same && st.retire != nil {
+			if err := st.retire(); err != nil {
+				return fmt.Errorf("stage %s: %w", st.name, err)
+			}
 		}
 		start := time.Now()
 		if err := p.writeStamp(stamp{Stage: st.name, Hash: h, When: start}); err != nil {
 			return err
 		}
-		if err := st.run(resume); err != nil {
+		if err := st.run(same); err != nil {
 			return fmt.Errorf("stage %s: %w", st.name, err)
 		}
 		for _, o := range st.outputs {
@@ -141,17 +181,32 @@ func (p *pipeline) run(stages []stage) error {
 				return fmt.Errorf("stage %s finished without writing %s", st.name, o)
 			}
 		}
+		var digests map[string]string
+		if st.publish != nil {
+			if digests, err = st.publish(); err != nil {
+				return fmt.Errorf("stage %s: %w", st.name, err)
+			}
+		}
 		secs := time.Since(start).Seconds()
-		if err := p.writeStamp(stamp{Stage: st.name, Hash: h, Done: true, Seconds: secs, When: start}); err != nil {
+		if err := p.writeStamp(stamp{Stage: st.name, Hash: h, Extend: ext, Digests: digests, Done: true, Seconds: secs, When: start}); err != nil {
 			return err
 		}
+		p.publish(st, h, digests)
 		fmt.Fprintf(p.out, "%s done in %.1fs\n", prefix, secs)
 	}
 	return nil
 }
 
-// errStop ends the pipeline early without an error (Ctrl-C during training).
-var errStop = errors.New("pipeline stopped")
+// publish records what a finished stage hands on: its digests, or its input hash.
+func (p *pipeline) publish(st stage, hash string, digests map[string]string) {
+	if st.publish == nil || digests == nil {
+		p.digests[st.name] = hash
+		return
+	}
+	for k, v := range digests {
+		p.digests[k] = v
+	}
+}
 
 // removeAll removes run-directory paths (relative to dir).
 func removeAll(dir string, paths ...string) error {
@@ -161,4 +216,36 @@ func removeAll(dir string, paths ...string) error {
 		}
 	}
 	return nil
+}
+
+// moveAside moves the run-directory paths that exist into a new folder dir/base.prev-N (the
+// first free N) and returns its name; nothing is deleted.
+func moveAside(dir, base string, paths ...string) (string, error) {
+	var dest string
+	for n := 1; ; n++ {
+		dest = fmt.Sprintf("%s.prev-%d", base, n)
+		if _, err := os.Lstat(filepath.Join(dir, dest)); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	moved := false
+	for _, p := range paths {
+		src := filepath.Join(dir, p)
+		if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if !moved {
+			if err := os.Mkdir(filepath.Join(dir, dest), 0o755); err != nil {
+				return "", err
+			}
+			moved = true
+		}
+		if err := os.Rename(src, filepath.Join(dir, dest, filepath.Base(p))); err != nil {
+			return "", err
+		}
+	}
+	if !moved {
+		return "", nil
+	}
+	return dest, nil
 }
