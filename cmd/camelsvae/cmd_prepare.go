@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,8 @@ func newPrepareCmd() *cobra.Command {
 		Long: "prepare opens the CMD files of the config, splits the training set with the seed\n" +
 			"(data.train_frac, data.val_frac, data.split_by), picks the test-set subset (data.test_maps)\n" +
 			"and computes per-channel mean and std of the transformed training maps. Both files are\n" +
-			"written atomically; existing ones are reused when they agree with the data.",
+			"written atomically; existing ones are reused when they agree with the config and the data,\n" +
+			"and drawn again when they do not, unless a model was trained on them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -24,7 +26,20 @@ func newPrepareCmd() *cobra.Command {
 				return err
 			}
 			run := outRunDir(cmd)
-			d, err := trainer.Prepare(cmd.Context(), cfg, run)
+			l, err := lock.Acquire(run, "camelsvae prepare")
+			if err != nil {
+				return err
+			}
+			defer l.Release()
+			// Splits and statistics of other settings are redrawn, unless a model was
+			// trained on them.
+			prepare := trainer.PrepareFresh
+			if latest, err := trainer.LatestCheckpoint(run); err != nil {
+				return err
+			} else if latest != "" {
+				prepare = trainer.Prepare
+			}
+			d, err := prepare(cmd.Context(), cfg, run)
 			if err != nil {
 				return err
 			}

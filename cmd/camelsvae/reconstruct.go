@@ -67,12 +67,28 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 	if err != nil {
 		return nil, err
 	}
-	load := func(name string, in, out []string) (*onnx.Session, error) {
-		b, err := os.ReadFile(filepath.Join(run, exportDir, name))
-		if err != nil {
+	// Both files are read before either is used, and must come from one export: a pair
+	// read while a training re-exports could hold two models.
+	var models [2][]byte
+	var ids [2]string
+	for i, name := range []string{trainer.EncoderFile, trainer.DecoderFile} {
+		if models[i], err = os.ReadFile(filepath.Join(run, exportDir, name)); err != nil {
 			return nil, fmt.Errorf("%w (train the model first)", err)
 		}
-		return onnx.NewSession(b, in, out, cfg.Runtime)
+		if ids[i], err = trainer.ModelID(models[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(run, exportDir, name), err)
+		}
+	}
+	if ids[0] != ids[1] {
+		return nil, fmt.Errorf("%s holds an encoder and a decoder of two models (%s and %s): it was being rewritten; run again when the training has finished",
+			filepath.Join(run, exportDir), ids[0], ids[1])
+	}
+	load := func(name string, in, out []string) (*onnx.Session, error) {
+		i := 0
+		if name == trainer.DecoderFile {
+			i = 1
+		}
+		return onnx.NewSession(models[i], in, out, cfg.Runtime)
 	}
 	encOut := []string{graphs.OutMu, graphs.OutLogvar}
 	decIn := []string{graphs.InZ}

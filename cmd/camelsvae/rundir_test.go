@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"os/exec"
+
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -251,4 +255,211 @@ func TestSoakKills(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// edit replaces old by new in a config file.
+func edit(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s has no %q (%v)", path, old, err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stageLine returns the line run printed first for a stage ("[3/6] train    up to date ...").
+func stageLine(out, stage string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[0], "[") && f[1] == stage {
+			return line
+		}
+	}
+	return ""
+}
+
+// TestRunKeepsTraining: settings that do not define the model retrain nothing, more epochs
+// continue the run, and a real change moves the old training aside instead of deleting it.
+func TestRunKeepsTraining(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	execute(context.Background(), t, "run", "--config", cfg, "--out", run)
+
+	edit(t, cfg, "test_maps: 20", "test_maps: 10")
+	edit(t, cfg, "keep_last: 2", "keep_last: 1\n  eval_batch: 4")
+	out := execute(context.Background(), t, "run", "--config", cfg, "--out", run)
+	if l := stageLine(out, "train"); !strings.Contains(l, "up to date") {
+		t.Errorf("train after test_maps, keep_last and eval_batch changed: %q, want up to date\n%s", l, out)
+	}
+	for _, st := range []string{"prepare", "encode", "eval"} {
+		if strings.Contains(stageLine(out, st), "up to date") {
+			t.Errorf("%s should run again for another test subset:\n%s", st, out)
+		}
+	}
+
+	edit(t, cfg, "epochs: 4", "epochs: 6")
+	out = execute(context.Background(), t, "run", "--config", cfg, "--out", run)
+	if l := stageLine(out, "train"); !strings.Contains(l, "continuing") {
+		t.Errorf("train after epochs 4 -> 6: %q, want it continued\n%s", l, out)
+	}
+	if got := metricsEpochs(t, run); !slices.Equal(got, []int{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("epochs after continuing: %v", got)
+	}
+	if m, _ := filepath.Glob(filepath.Join(run, "train.prev-*")); len(m) != 0 {
+		t.Errorf("continuing moved a training aside: %v", m)
+	}
+
+	edit(t, cfg, "batch: 4", "batch: 4\n  lr: 2.0e-3")
+	out = execute(context.Background(), t, "run", "--config", cfg, "--out", run)
+	if !strings.Contains(out, "moved the earlier training (train.lr 0.0003 -> 0.002) to "+filepath.Join(run, "train.prev-1")) {
+		t.Errorf("a new lr should move the old training aside and say so:\n%s", out)
+	}
+	if got := metricsEpochs(t, filepath.Join(run, "train.prev-1")); len(got) != 6 {
+		t.Errorf("train.prev-1 holds metrics of epochs %v, want the old 6", got)
+	}
+	if _, err := os.Stat(filepath.Join(run, "train.prev-1", "checkpoints", "best.npz")); err != nil {
+		t.Errorf("the old checkpoints were not kept: %v", err)
+	}
+	if got := metricsEpochs(t, run); len(got) != 6 || got[0] != 1 {
+		t.Errorf("the new training's epochs: %v", got)
+	}
+
+	// A directory trained by `train` with other settings is refused by run, naming them.
+	other := filepath.Join(dir, "trained")
+	edit(t, cfg, "lr: 2.0e-3", "lr: 3.0e-3")
+	execute(context.Background(), t, "train", "--config", cfg, "--out", other, "--epochs", "1")
+	edit(t, cfg, "lr: 3.0e-3", "lr: 2.0e-3")
+	_, err := executeErr(context.Background(), "run", "--config", cfg, "--out", other)
+	if err == nil || !strings.Contains(err.Error(), "train.lr 0.003 -> 0.002") || strings.Contains(err.Error(), "--resume") {
+		t.Errorf("run on a train directory of other settings: %v", err)
+	}
+}
+
+// TestResumeKeepsItsSettings: a resumed run refuses changes to what defines its training
+// and records the rest; splits drawn with another seed are redrawn for a fresh training and
+// refused by a reader; the provider is never recorded.
+func TestResumeKeepsItsSettings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	ctx := context.Background()
+	execute(ctx, t, "train", "--config", cfg, "--out", run, "--epochs", "2")
+	recorded, _ := os.ReadFile(filepath.Join(run, "config.yaml"))
+	if _, err := executeErr(ctx, "train", "--config", cfg, "--out", run, "--resume", "--batch", "2", "--epochs", "3"); err == nil || !strings.Contains(err.Error(), "train.batch 4 -> 2") {
+		t.Errorf("--resume --batch 2: %v, want a refusal naming train.batch", err)
+	}
+	if now, _ := os.ReadFile(filepath.Join(run, "config.yaml")); !bytes.Equal(now, recorded) {
+		t.Error("a refused resume changed config.yaml")
+	}
+	execute(ctx, t, "train", "--config", cfg, "--out", run, "--resume", "--epochs", "3")
+	now, _ := os.ReadFile(filepath.Join(run, "config.yaml"))
+	if !strings.Contains(string(now), "epochs: 3") || strings.Contains(string(now), "runtime") {
+		t.Errorf("config.yaml after --epochs 3 should record 3 epochs and no runtime:\n%s", now)
+	}
+
+	// A failed start on an unavailable provider does not block a retry on the CPU.
+	fresh := filepath.Join(dir, "fresh")
+	if _, err := executeErr(ctx, "train", "--config", cfg, "--out", fresh, "--provider", "cuda"); err == nil {
+		t.Skip("this machine has CUDA")
+	}
+	// prepare with another seed, then a training with the config's: the splits are redrawn.
+	execute(ctx, t, "prepare", "--config", cfg, "--out", fresh, "--seed", "9")
+	execute(ctx, t, "train", "--config", cfg, "--out", fresh, "--epochs", "1")
+	var sp struct{ Seed int64 }
+	b, _ := os.ReadFile(filepath.Join(fresh, "splits.json"))
+	if json.Unmarshal(b, &sp); sp.Seed != 7 {
+		t.Errorf("splits.json after training with seed 7 was drawn with seed %d", sp.Seed)
+	}
+	// An export whose encoder and decoder come from two trainings (a reader between the two
+	// renames of a re-export) is refused.
+	b, _ = os.ReadFile(filepath.Join(fresh, "export", "encoder.onnx"))
+	if err := os.WriteFile(filepath.Join(run, "export", "encoder.onnx"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := executeErr(ctx, "eval", "--run", run); err == nil || !strings.Contains(err.Error(), "two models") {
+		t.Errorf("eval of a mixed export: %v", err)
+	}
+	// A reader of a run whose splits were drawn with another seed is refused, naming the file.
+	seed9 := filepath.Join(dir, "seed9")
+	execute(ctx, t, "prepare", "--config", cfg, "--out", seed9, "--seed", "9")
+	b, _ = os.ReadFile(filepath.Join(seed9, "splits.json"))
+	if err := os.WriteFile(filepath.Join(run, "splits.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := executeErr(ctx, "encode", "--run", run)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(run, "splits.json")) || !strings.Contains(err.Error(), "seed 9, now 7") {
+		t.Errorf("encode with stale splits: %v", err)
+	}
+}
+
+// TestStaleTemporariesRemoved: what killed processes left (temporaries of dead writers, the
+// weights of a checkpoint without its JSON) goes at the next start; a live writer's stays.
+func TestStaleTemporariesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	ctx := context.Background()
+	execute(ctx, t, "train", "--config", cfg, "--out", run, "--epochs", "2")
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(gone.Process.Pid)
+	live := filepath.Join(run, "checkpoints", ".epoch-00009.npz.tmp-"+strconv.Itoa(os.Getpid())+"-1")
+	stale := []string{"checkpoints/.epoch-00003.npz.tmp-" + dead + "-1", "checkpoints/.best.json.tmp-" + dead + "-2",
+		".metrics.jsonl.tmp-" + dead + "-3", "export/.encoder.onnx.tmp-" + dead + "-4", "checkpoints/epoch-00000.npz",
+		"latents/.LH.parquet.tmp-" + dead + "-5", "latents/.LH.parquet.mu.npy.tmp-" + dead + "-6"}
+	for _, f := range append(stale, live) {
+		os.MkdirAll(filepath.Dir(filepath.Join(run, f)), 0o755)
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(run, f)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	execute(ctx, t, "train", "--config", cfg, "--out", run, "--resume", "--epochs", "3")
+	execute(ctx, t, "encode", "--run", run, "--npy")
+	for _, f := range stale {
+		if _, err := os.Stat(filepath.Join(run, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was not removed", f)
+		}
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live writer's temporary was removed: %v", err)
+	}
+}
+
+// TestEncodeTableLast: encode --npy killed between its two files never leaves a new table
+// beside an older .mu.npy.
+func TestEncodeTableLast(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	run := filepath.Join(dir, "run")
+	ctx := context.Background()
+	execute(ctx, t, "train", "--config", cfg, "--out", run, "--epochs", "1")
+	table := filepath.Join(dir, "lh.parquet")
+	execute(ctx, t, "encode", "--run", run, "--maps", "5", "--npy", "--out", table)
+	code, out := camelsvae(t, []string{fault.Env + "=encode-between"}, "encode", "--run", run, "--maps", "10", "--npy", "--out", table)
+	if code != -int(syscall.SIGKILL) {
+		t.Fatalf("exit %d, want killed between the files\n%s", code, out)
+	}
+	lat, err := formats.ReadLatents(memory.DefaultAllocator, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(table + ".mu.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mu, err := formats.ParseNpyHeader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lat.Len() != 5 || mu.Shape[0] != 10 {
+		t.Errorf("after a kill between the files: table %d rows, .mu.npy %d; want the old table (5) and the new npy (10)", lat.Len(), mu.Shape[0])
+	}
 }
