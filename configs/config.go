@@ -93,6 +93,14 @@ type Model struct {
 	LeakySlope float64 `mapstructure:"leaky_slope" yaml:"leaky_slope"`
 }
 
+// MaxSize bounds data.size and synth.size (CMD maps are 256): beyond it the model's sizes
+// overflow int64.
+const MaxSize = 1 << 16
+
+// MaxChannels bounds every layer's width after model.width_mult (Validate): far above the
+// study's 512, far below what overflows ChannelWidths.
+const MaxChannels = 65536
+
 // ChannelWidths returns the five encoder widths after the multiplier (at least 1 each).
 func (m Model) ChannelWidths() []int {
 	out := make([]int, len(m.Widths))
@@ -252,6 +260,13 @@ func (c *Config) Validate() error {
 			bad(key, "must be >= 0, got %d", v)
 		}
 	}
+	// number checks a float key: ok is its range test, written so that NaN fails it; want
+	// says the range. Infinities are refused everywhere: they fail only at a training step.
+	number := func(key string, v float64, ok bool, want string) {
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			bad(key, "must be a finite number %s, got %g", want, v)
+		}
+	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {
 			if v == a {
@@ -267,17 +282,17 @@ func (c *Config) Validate() error {
 	validSet := []string{"CV", "LH", "1P", "BE", "EX"}
 	oneOf("data.train_set", d.TrainSet, validSet...)
 	oneOf("data.test_set", d.TestSet, validSet...)
-	if d.Size < 32 || d.Size&(d.Size-1) != 0 {
-		bad("data.size", "must be a power of two >= 32, got %d", d.Size)
+	if d.Size < 32 || d.Size > MaxSize || d.Size&(d.Size-1) != 0 {
+		bad("data.size", "must be a power of two from 32 to %d, got %d", MaxSize, d.Size)
 	}
 	for i, t := range d.Transforms.List() {
 		oneOf("data.transforms."+[]string{"mgas", "vgas", "b"}[i], t, "log10", "asinh", "none")
 	}
-	if d.LogFloor < 0 || math.IsNaN(d.LogFloor) {
-		bad("data.log_floor", "must be >= 0, got %g", d.LogFloor)
-	}
-	if !(d.TrainFrac > 0 && d.ValFrac >= 0 && d.TrainFrac+d.ValFrac <= 1) {
-		bad("data.train_frac", "train_frac (%g) > 0, val_frac (%g) >= 0 and their sum <= 1 required", d.TrainFrac, d.ValFrac)
+	number("data.log_floor", d.LogFloor, d.LogFloor >= 0, ">= 0")
+	number("data.train_frac", d.TrainFrac, d.TrainFrac > 0 && d.TrainFrac <= 1, "in (0, 1]")
+	number("data.val_frac", d.ValFrac, d.ValFrac >= 0 && d.ValFrac < 1, "in [0, 1)")
+	if d.TrainFrac+d.ValFrac > 1 {
+		bad("data.train_frac", "train_frac (%g) + val_frac (%g) must be <= 1", d.TrainFrac, d.ValFrac)
 	}
 	oneOf("data.split_by", d.SplitBy, "map", "simulation")
 	nonneg("data.train_maps", d.TrainMaps)
@@ -292,8 +307,8 @@ func (c *Config) Validate() error {
 	}
 	nonneg("synth.lh_sims", c.Synth.LHSims)
 	nonneg("synth.cv_sims", c.Synth.CVSims)
-	if c.Synth.Size < 32 || c.Synth.Size&(c.Synth.Size-1) != 0 {
-		bad("synth.size", "must be a power of two >= 32, got %d", c.Synth.Size)
+	if c.Synth.Size < 32 || c.Synth.Size > MaxSize || c.Synth.Size&(c.Synth.Size-1) != 0 {
+		bad("synth.size", "must be a power of two from 32 to %d, got %d", MaxSize, c.Synth.Size)
 	} else if d.Size > 0 && c.Synth.Size%d.Size != 0 {
 		bad("synth.size", "must be a multiple of data.size (%d), got %d", d.Size, c.Synth.Size)
 	}
@@ -309,52 +324,43 @@ func (c *Config) Validate() error {
 			break
 		}
 	}
-	if !(m.WidthMult > 0) {
-		bad("model.width_mult", "must be > 0, got %g", m.WidthMult)
+	number("model.width_mult", m.WidthMult, m.WidthMult > 0, "> 0")
+	if m.WidthMult > 0 && !math.IsInf(m.WidthMult, 0) {
+		for _, w := range m.Widths {
+			// Compared as floats: a huge product would overflow int in ChannelWidths.
+			if ch := math.Round(float64(w) * m.WidthMult); ch > MaxChannels {
+				bad("model.width_mult", "model.widths x model.width_mult = %d x %g = %g channels, want at most %d per layer", w, m.WidthMult, ch, MaxChannels)
+				break
+			}
+		}
 	}
 	positive("model.latent", m.Latent)
-	if m.LeakySlope < 0 || m.LeakySlope >= 1 {
-		bad("model.leaky_slope", "must be in [0, 1), got %g", m.LeakySlope)
-	}
+	number("model.leaky_slope", m.LeakySlope, m.LeakySlope >= 0 && m.LeakySlope < 1, "in [0, 1)")
 
 	l := c.Loss
-	if l.MSEWeight < 0 || l.SSIMWeight < 0 || l.MSEWeight+l.SSIMWeight == 0 {
-		bad("loss.mse_weight", "mse_weight and ssim_weight must be >= 0 and not both 0")
+	number("loss.mse_weight", l.MSEWeight, l.MSEWeight >= 0, ">= 0")
+	number("loss.ssim_weight", l.SSIMWeight, l.SSIMWeight >= 0, ">= 0")
+	if l.MSEWeight == 0 && l.SSIMWeight == 0 {
+		bad("loss.mse_weight", "mse_weight and ssim_weight must not both be 0")
 	}
-	if l.Beta < 0 {
-		bad("loss.beta", "must be >= 0, got %g", l.Beta)
-	}
+	number("loss.beta", l.Beta, l.Beta >= 0, ">= 0")
 	nonneg("loss.warmup_epochs", l.WarmupEpochs)
-	if l.FreeBits < 0 {
-		bad("loss.free_bits", "must be >= 0, got %g", l.FreeBits)
-	}
-	if !(l.DataRange > 0) {
-		bad("loss.data_range", "must be > 0, got %g", l.DataRange)
-	}
+	number("loss.free_bits", l.FreeBits, l.FreeBits >= 0, ">= 0")
+	number("loss.data_range", l.DataRange, l.DataRange > 0, "> 0")
 	if l.SSIMWindow < 3 || l.SSIMWindow%2 == 0 {
 		bad("loss.ssim_window", "must be odd and >= 3, got %d", l.SSIMWindow)
 	} else if d.Size > 0 && l.SSIMWindow > d.Size {
 		bad("loss.ssim_window", "must not exceed data.size (%d), got %d", d.Size, l.SSIMWindow)
 	}
-	if !(l.SSIMSigma > 0) {
-		bad("loss.ssim_sigma", "must be > 0, got %g", l.SSIMSigma)
-	}
+	number("loss.ssim_sigma", l.SSIMSigma, l.SSIMSigma > 0, "> 0")
 
 	t := c.Train
 	positive("train.epochs", t.Epochs)
 	positive("train.batch", t.Batch)
-	if !(t.LR > 0) {
-		bad("train.lr", "must be > 0, got %g", t.LR)
-	}
-	if t.Beta1 < 0 || t.Beta1 >= 1 {
-		bad("train.beta1", "must be in [0, 1), got %g", t.Beta1)
-	}
-	if t.Beta2 < 0 || t.Beta2 >= 1 {
-		bad("train.beta2", "must be in [0, 1), got %g", t.Beta2)
-	}
-	if !(t.Eps > 0) {
-		bad("train.eps", "must be > 0, got %g", t.Eps)
-	}
+	number("train.lr", t.LR, t.LR > 0, "> 0")
+	number("train.beta1", t.Beta1, t.Beta1 >= 0 && t.Beta1 < 1, "in [0, 1)")
+	number("train.beta2", t.Beta2, t.Beta2 >= 0 && t.Beta2 < 1, "in [0, 1)")
+	number("train.eps", t.Eps, t.Eps > 0, "> 0")
 	nonneg("train.patience", t.Patience)
 	positive("train.keep_last", t.KeepLast)
 	positive("train.eval_batch", t.EvalBatch)
@@ -366,10 +372,16 @@ func (c *Config) Validate() error {
 	oneOf("pca.engine", c.PCA.Engine, "auto", "gonum", "onnx")
 
 	nonneg("eval.grid_maps", c.Eval.GridMaps)
-	positive("eval.clusters", c.Eval.Clusters)
-	if c.Eval.Ridge < 0 {
-		bad("eval.ridge", "must be >= 0, got %g", c.Eval.Ridge)
+	// The silhouette compares each map's own cluster with the nearest other one, so K-means
+	// needs two clusters, and as many test maps as clusters.
+	if c.Eval.Clusters < 2 {
+		bad("eval.clusters", "must be >= 2 (the silhouette compares clusters), got %d", c.Eval.Clusters)
 	}
+	if d.TestMaps > 0 && (d.TestMaps < 2 || d.TestMaps < c.Eval.Clusters) {
+		bad("data.test_maps", "%d test maps are too few for eval.clusters %d: want data.test_maps >= %d (or 0 for the whole set)",
+			d.TestMaps, c.Eval.Clusters, max(2, c.Eval.Clusters))
+	}
+	number("eval.ridge", c.Eval.Ridge, c.Eval.Ridge >= 0, ">= 0")
 
 	r := c.Runtime
 	oneOf("runtime.provider", r.Provider, "cpu", "cuda", "webgpu")

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -22,6 +23,20 @@ func Float64Rows(x [][]float32) [][]float64 {
 		}
 	}
 	return out
+}
+
+// rows is dims for the exported entry points: an empty or ragged matrix is an error.
+func rows(x [][]float64) (n, d int, err error) {
+	if len(x) == 0 {
+		return 0, 0, errors.New("no rows")
+	}
+	d = len(x[0])
+	for i, r := range x {
+		if len(r) != d {
+			return 0, 0, fmt.Errorf("row %d has %d values, row 0 has %d", i, len(r), d)
+		}
+	}
+	return len(x), d, nil
 }
 
 func dims(x [][]float64) (n, d int) {
@@ -142,10 +157,14 @@ type KMeansResult struct {
 // KMeans clusters the rows of x into k groups: k-means++ seeding (Arthur and Vassilvitskii
 // 2007) from seed, then Lloyd iterations until no label changes or maxIter; the best of nInit
 // runs by inertia is returned. An empty cluster takes the point farthest from its centre.
-func KMeans(x [][]float64, k int, seed uint64, nInit, maxIter int) KMeansResult {
-	n, d := dims(x)
+// Fewer rows than clusters is an error.
+func KMeans(x [][]float64, k int, seed uint64, nInit, maxIter int) (KMeansResult, error) {
+	n, d, err := rows(x)
+	if err != nil {
+		return KMeansResult{}, fmt.Errorf("eval: K-means: %w", err)
+	}
 	if k < 1 || k > n {
-		panic(fmt.Sprintf("eval: %d clusters for %d rows", k, n))
+		return KMeansResult{}, fmt.Errorf("eval: K-means: %d clusters for %d rows, want 1 <= clusters <= rows", k, n)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xc1a5))
 	best := KMeansResult{Inertia: math.Inf(1)}
@@ -236,17 +255,24 @@ func KMeans(x [][]float64, k int, seed uint64, nInit, maxIter int) KMeansResult 
 	for _, l := range best.Labels {
 		best.Sizes[l]++
 	}
-	return best
+	return best, nil
 }
 
 // Silhouette is the mean silhouette coefficient of a clustering (scikit-learn's
 // silhouette_score, Euclidean): for each row, (b - a)/max(a, b) with a the mean distance to
 // the other members of its cluster and b the smallest mean distance to another cluster; 0
-// for a row alone in its cluster. It costs O(n^2 d) and runs over all cores.
-func Silhouette(x [][]float64, labels []int) float64 {
-	n, _ := dims(x)
+// for a row alone in its cluster. It costs O(n^2 d) and runs over all cores. An empty or
+// ragged x, or labels that are not one non-negative label per row, are an error.
+func Silhouette(x [][]float64, labels []int) (float64, error) {
+	n, _, err := rows(x)
+	if err != nil {
+		return 0, fmt.Errorf("eval: silhouette: %w", err)
+	}
 	if len(labels) != n {
-		panic("eval: Silhouette: one label per row")
+		return 0, fmt.Errorf("eval: silhouette: %d labels for %d rows, want one per row", len(labels), n)
+	}
+	if slices.Min(labels) < 0 {
+		return 0, fmt.Errorf("eval: silhouette: label %d, want labels >= 0", slices.Min(labels))
 	}
 	k := slices.Max(labels) + 1
 	counts := make([]int, k)
@@ -286,7 +312,7 @@ func Silhouette(x [][]float64, labels []int) float64 {
 	for _, v := range s {
 		tot += v
 	}
-	return tot / float64(n)
+	return tot / float64(n), nil
 }
 
 // Ridge is a linear model y = X Coef + Intercept.
@@ -553,18 +579,39 @@ type LatentAnalysis struct {
 // Omega_m, sigma_8 and simulation id: split by simulation (seeded), standardise with the
 // training rows' statistics, K-means + silhouette on all rows, logistic tertile classifier and
 // ridge regressions fitted on training rows and scored on held-out ones.
+//
+// Inputs it cannot analyse are an error, not a panic: fewer maps than opt.Clusters (or than
+// two), fewer than two simulations, or mismatched lengths.
 func AnalyseLatents(z [][]float64, omegaM, sigma8 []float64, sim []int, opt LatentOptions) (LatentAnalysis, error) {
-	n, d := dims(z)
+	n, d, err := rows(z)
+	if err != nil {
+		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %w", err)
+	}
 	if len(omegaM) != n || len(sigma8) != n || len(sim) != n {
-		panic("eval: AnalyseLatents: one Omega_m, sigma_8 and simulation id per row")
+		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %d codes with %d Omega_m, %d sigma_8 and %d simulation ids, want one each per code",
+			n, len(omegaM), len(sigma8), len(sim))
+	}
+	if opt.Clusters < 2 || n < opt.Clusters {
+		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %d maps for %d K-means clusters (eval.clusters), want 2 <= clusters <= maps", n, opt.Clusters)
+	}
+	if !(opt.TestFrac > 0 && opt.TestFrac < 1) {
+		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: test fraction %v, want it in (0, 1)", opt.TestFrac)
+	}
+	if sims := len(slices.Compact(slices.Sorted(slices.Values(sim)))); sims < 2 {
+		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: the %d maps come from %d simulation, want at least 2 (the probes hold out whole simulations)", n, sims)
 	}
 	tr, te := SplitBySimulation(sim, opt.TestFrac, opt.Seed)
 	st := FitStandardizer(pick(z, tr))
 	zs := st.Apply(z)
 	out := LatentAnalysis{N: n, Dim: d, NTrain: len(tr), NTest: len(te)}
-	km := KMeans(zs, opt.Clusters, opt.Seed, 10, 300)
+	km, err := KMeans(zs, opt.Clusters, opt.Seed, 10, 300)
+	if err != nil {
+		return out, err
+	}
 	out.ClusterSizes, out.Inertia, out.Labels = km.Sizes, km.Inertia, km.Labels
-	out.Silhouette = Silhouette(zs, km.Labels)
+	if out.Silhouette, err = Silhouette(zs, km.Labels); err != nil {
+		return out, err
+	}
 
 	xtr, xte := pick(zs, tr), pick(zs, te)
 	lo, hi := Tertiles(pick(omegaM, tr))

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/formats"
@@ -41,9 +42,17 @@ func TestLatentGoldenSklearn(t *testing.T) {
 			tol       float64
 		}{name, got, want, tol})
 	}
-	add("silhouette_score", []float64{Silhouette(x, labels)}, g["silhouette"].F64, 1e-12)
+	sil, err := Silhouette(x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("silhouette_score", []float64{sil}, g["silhouette"].F64, 1e-12)
 	// Well-separated blobs: every seeded k-means++ run reaches sklearn's optimum.
-	add("KMeans inertia", []float64{KMeans(x, 3, 1, 10, 300).Inertia}, g["kmeans_inertia"].F64, 1e-9)
+	km, err := KMeans(x, 3, 1, 10, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("KMeans inertia", []float64{km.Inertia}, g["kmeans_inertia"].F64, 1e-9)
 	r, err := FitRidge(x, y, g["ridge_alpha"].F64[0])
 	if err != nil {
 		t.Fatal(err)
@@ -176,5 +185,49 @@ func TestChooseRidgeAlpha(t *testing.T) {
 	}
 	if a <= RidgeAlphas[0] || !(score(a) > score(RidgeAlphas[0])+0.1) {
 		t.Fatalf("chose alpha %g: held-out R2 %.3f vs %.3f at %g", a, score(a), score(RidgeAlphas[0]), RidgeAlphas[0])
+	}
+}
+
+// TestLatentTooFewRows: fewer maps than clusters, one simulation, an empty or ragged matrix
+// and mismatched labels are errors that say what was expected, never a panic.
+func TestLatentTooFewRows(t *testing.T) {
+	four := [][]float64{{0, 1}, {1, 0}, {2, 2}, {3, 1}}
+	om, s8, sim := []float64{0.1, 0.2, 0.3, 0.4}, []float64{0.7, 0.8, 0.9, 1.0}, []int{0, 0, 1, 1}
+	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, TestFrac: 0.25, Seed: 1}
+	cases := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"k-means n < k", func() error { _, err := KMeans(four, 5, 1, 1, 10); return err }, "5 clusters for 4 rows"},
+		{"k-means empty", func() error { _, err := KMeans(nil, 2, 1, 1, 10); return err }, "no rows"},
+		{"k-means ragged", func() error { _, err := KMeans([][]float64{{1}, {1, 2}}, 1, 1, 1, 10); return err }, "row 1 has 2 values"},
+		{"silhouette labels", func() error { _, err := Silhouette(four, []int{0, 1}); return err }, "2 labels for 4 rows"},
+		{"silhouette negative", func() error { _, err := Silhouette(four, []int{0, 1, -1, 0}); return err }, "label -1"},
+		{"analyse n < clusters", func() error { _, err := AnalyseLatents(four, om, s8, sim, opt); return err }, "4 maps for 5 K-means clusters (eval.clusters)"},
+		{"analyse one simulation", func() error {
+			o := opt
+			o.Clusters = 2
+			_, err := AnalyseLatents(four, om, s8, []int{3, 3, 3, 3}, o)
+			return err
+		}, "1 simulation"},
+		{"analyse lengths", func() error { _, err := AnalyseLatents(four, om[:3], s8, sim, opt); return err }, "3 Omega_m"},
+		{"analyse empty", func() error { _, err := AnalyseLatents(nil, nil, nil, nil, opt); return err }, "no rows"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("panic: %v", p)
+					}
+				}()
+				err = c.run()
+			}()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
 	}
 }

@@ -20,6 +20,9 @@ type Params [6]float64
 // ReadParams reads a CMD parameter table: one row per simulation, six whitespace-separated
 // finite numbers, no header. Blank lines and lines starting with '#' are skipped.
 func ReadParams(path string) ([]Params, error) {
+	if err := CheckRegular(path); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("formats: read params: %w", err)

@@ -25,6 +25,10 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Refuse a batch or model too large for this machine before allocating it.
+			if err := trainer.CheckTrainingMemory(cfg, 0); err != nil {
+				return err
+			}
 			if err := setupRuntime(cmd, cfg); err != nil {
 				return err
 			}

@@ -21,19 +21,20 @@ func newEncodeCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
-			if run == "" {
-				return fmt.Errorf("--run is required")
-			}
-			cfg, err := loadRunConfig(cmd, run)
+			cfg, err := runDirConfig(cmd, run)
 			if err != nil {
-				return err
-			}
-			if err := setupRuntime(cmd, cfg); err != nil {
 				return err
 			}
 			set, _ := cmd.Flags().GetString("set")
 			if set == "" {
 				set = cfg.Data.TestSet
+			}
+			// The run opens these two sets (trainer.Prepare); any other has no maps here.
+			if set != cfg.Data.TrainSet && set != cfg.Data.TestSet {
+				return fmt.Errorf("--set %s: the run's sets are %s (data.train_set) and %s (data.test_set)", set, cfg.Data.TrainSet, cfg.Data.TestSet)
+			}
+			if err := setupRuntime(cmd, cfg); err != nil {
+				return err
 			}
 			mapsArg, _ := cmd.Flags().GetString("maps")
 			out, _ := cmd.Flags().GetString("out")

@@ -14,6 +14,7 @@ import (
 	"github.com/camelsvae/camelsvae/eval"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/pca"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
@@ -37,10 +38,15 @@ func newPCACmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
-			cfg, err := loadRunConfig(cmd, run)
+			cfg, err := runDirConfig(cmd, run)
 			if err != nil {
 				return err
 			}
+			l, err := lock.Acquire(run, "camelsvae pca")
+			if err != nil {
+				return err
+			}
+			defer l.Release()
 			return pcaStage(cmd.Context(), cfg, run, cmd.OutOrStdout())
 		},
 	}
@@ -96,7 +102,7 @@ func newEvalCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
-			cfg, err := loadRunConfig(cmd, run)
+			cfg, err := runDirConfig(cmd, run)
 			if err != nil {
 				return err
 			}
@@ -122,6 +128,9 @@ func newReportCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
+			if run == "" {
+				return fmt.Errorf("--run is required (a run directory evaluated by `camelsvae eval`)")
+			}
 			r, err := readResults(run)
 			if err != nil {
 				return err
@@ -158,8 +167,11 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	}
 	defer data.Close()
 	set, maps := cfg.Data.TestSet, data.Splits.TestSetMaps
-	if len(maps) == 0 {
-		return nil, fmt.Errorf("the run's splits have no %s maps to test on", set)
+	// data.test_maps 0 takes the whole set, which may be small: K-means needs a map per
+	// cluster, and the spreads and figures need two maps.
+	if need := max(2, cfg.Eval.Clusters); len(maps) < need {
+		return nil, fmt.Errorf("the run's splits have %d %s test maps (data.test_maps %d), too few for eval.clusters %d: want at least %d",
+			len(maps), set, cfg.Data.TestMaps, cfg.Eval.Clusters, need)
 	}
 	fmt.Fprintf(log, "  reading %d %s maps\n", len(maps), set)
 	truth, err := readMaps(ctx, data, set, maps, cfg.Data.Workers)
@@ -322,7 +334,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	fig := func(file, title, caption string) {
 		res.Figures = append(res.Figures, eval.Figure{Title: title, Path: filepath.Join("figures", file), Caption: caption})
 	}
-	if ms, err := trainer.ReadMetrics(filepath.Join(run, "metrics.jsonl")); err == nil && len(ms) > 0 {
+	if ms, err := trainer.ReadMetrics(filepath.Join(run, trainer.MetricsFile)); err == nil && len(ms) > 0 {
 		var series []eval.Series
 		for _, t := range []struct {
 			name string

@@ -21,12 +21,12 @@ func newExportCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
 			out, _ := cmd.Flags().GetString("out")
-			if run == "" || out == "" {
-				return fmt.Errorf("--run and --out are required")
-			}
-			cfg, err := loadRunConfig(cmd, run)
+			cfg, err := runDirConfig(cmd, run)
 			if err != nil {
 				return err
+			}
+			if out == "" {
+				return fmt.Errorf("--out is required")
 			}
 			params, err := trainer.BestParams(cfg, run)
 			if err != nil {

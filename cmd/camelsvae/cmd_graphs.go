@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
 )
 
@@ -32,6 +33,10 @@ func newGraphsCmd() *cobra.Command {
 			batch, _ := cmd.Flags().GetInt("batch")
 			if batch <= 0 {
 				batch = cfg.Train.Batch
+			}
+			// Refuse a model too large for this machine before its weights are drawn.
+			if err := trainer.CheckGraphs(cfg); err != nil {
+				return err
 			}
 			v, err := graphs.New(cfg)
 			if err != nil {

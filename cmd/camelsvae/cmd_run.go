@@ -184,6 +184,11 @@ func runPipeline(cmd *cobra.Command, cfg configs.Config, run string) error {
 			retire:  func() error { return retireTraining(out, c, dir) },
 			run: func(bool) error {
 				if dir != run {
+					l, err := lock.Acquire(dir, "camelsvae run")
+					if err != nil {
+						return err
+					}
+					defer l.Release()
 					// The no-skip model shares the skip model's splits and statistics.
 					if err := copyPrepared(run, dir); err != nil {
 						return err

@@ -27,7 +27,8 @@ func newSynthCmd() *cobra.Command {
 			// Flags are applied to the synth section here: the shared --size/--seed flag keys
 			// would otherwise set data.size and the run seed.
 			path, _ := cmd.Flags().GetString("config")
-			cfg, err := resolveConfig(path, nil, os.Environ())
+			cfg, warnings, err := resolveConfigWarn(path, nil, os.Environ())
+			printWarnings(cmd, warnings)
 			if err != nil {
 				return err
 			}

@@ -90,6 +90,10 @@ func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) e
 		return err
 	}
 	defer data.Close()
+	// Refuse a batch or model too large for the split or the machine before allocating it.
+	if err := trainer.CheckTraining(cfg, len(data.Splits.Train)); err != nil {
+		return err
+	}
 	train, val, err := data.Feeds(memory.DefaultAllocator, cfg)
 	if err != nil {
 		return err
@@ -177,9 +181,6 @@ func readRunConfig(run string) (*configs.Config, error) {
 // loadRunConfig reads a run directory's resolved config; flags and env still override, and
 // the runtime comes from them and the defaults only, never from the run.
 func loadRunConfig(cmd *cobra.Command, run string) (configs.Config, error) {
-	if run == "" {
-		return configs.Config{}, fmt.Errorf("--run is required")
-	}
 	path := filepath.Join(run, runConfigFile)
 	if _, err := os.Stat(path); err != nil {
 		return configs.Config{}, fmt.Errorf("run directory %s: no %s (train a model into it first)", run, runConfigFile)

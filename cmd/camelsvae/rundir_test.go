@@ -463,3 +463,16 @@ func TestEncodeTableLast(t *testing.T) {
 		t.Errorf("after a kill between the files: table %d rows, .mu.npy %d; want the old table (5) and the new npy (10)", lat.Len(), mu.Shape[0])
 	}
 }
+
+// TestTrainTooLarge: a batch beyond the training split or the machine is refused before
+// anything is allocated, naming train.batch.
+func TestTrainTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir)
+	for _, batch := range []string{"1000000000000", "25"} {
+		_, err := executeErr(context.Background(), "train", "--config", cfg, "--out", filepath.Join(dir, "run"+batch), "--batch", batch)
+		if err == nil || !strings.Contains(err.Error(), "train.batch "+batch) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--batch %s: %v, want a one-line refusal naming train.batch", batch, err)
+		}
+	}
+}
