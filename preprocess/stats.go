@@ -2,6 +2,8 @@ package preprocess
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +28,18 @@ type Stats struct {
 	Size    int     `json:"size"`
 	Floored int64   `json:"floored"`
 	Floor   float64 `json:"log_floor"`
+	// Split identifies the list of training maps they were computed from (SplitDigest), so
+	// that statistics and splits written at different times are told apart.
+	Split string `json:"split,omitempty"`
+}
+
+// SplitDigest identifies a list of map indices (16 hex digits of its SHA-256).
+func SplitDigest(maps []int) string {
+	h := sha256.New()
+	for _, m := range maps {
+		fmt.Fprintf(h, "%d,", m)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // moments of one map's channel: count, mean and sum of squared deviations (Chan et al.'s
@@ -86,7 +100,7 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	st := &Stats{Set: set, Maps: len(maps), Size: src.Size, Floor: src.LogFloor}
+	st := &Stats{Set: set, Maps: len(maps), Size: src.Size, Floor: src.LogFloor, Split: SplitDigest(maps)}
 	for c := 0; c < Channels; c++ {
 		st.Transforms[c] = src.Transforms[c].String()
 		var tot moments

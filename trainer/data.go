@@ -103,6 +103,9 @@ func prepare(ctx context.Context, cfg configs.Config, run string, fresh bool) (*
 			if st := d.Stats; err == nil && (st.Set != cfg.Data.TrainSet || st.Maps != len(d.Splits.Train) || st.Floor != cfg.Data.LogFloor) {
 				err = fmt.Errorf("computed from %d maps of %s with data.log_floor %g; the training split has %d maps of %s, the config's floor is %g",
 					st.Maps, st.Set, st.Floor, len(d.Splits.Train), cfg.Data.TrainSet, cfg.Data.LogFloor)
+			} else if err == nil && st.Split != "" && st.Split != preprocess.SplitDigest(d.Splits.Train) {
+				// Older files have no Split; a mismatch means a writer is preparing the run again.
+				err = fmt.Errorf("computed from other training maps than %s lists (the run is being prepared again?)", splitsPath)
 			}
 			if err != nil {
 				err = fmt.Errorf("%s: %w", statsPath, err)

@@ -381,6 +381,17 @@ func TestResumeKeepsItsSettings(t *testing.T) {
 	if _, err := executeErr(ctx, "eval", "--run", run); err == nil || !strings.Contains(err.Error(), "two models") {
 		t.Errorf("eval of a mixed export: %v", err)
 	}
+	// Statistics of other training maps than splits.json lists (read between a writer's two
+	// files) are refused.
+	statsPath := filepath.Join(run, "stats.json")
+	good, _ := os.ReadFile(statsPath)
+	if err := os.WriteFile(statsPath, bytes.Replace(good, []byte(`"split": "`), []byte(`"split": "0`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := executeErr(ctx, "encode", "--run", run); err == nil || !strings.Contains(err.Error(), "other training maps") {
+		t.Errorf("encode with statistics of other maps: %v", err)
+	}
+	os.WriteFile(statsPath, good, 0o644)
 	// A reader of a run whose splits were drawn with another seed is refused, naming the file.
 	seed9 := filepath.Join(dir, "seed9")
 	execute(ctx, t, "prepare", "--config", cfg, "--out", seed9, "--seed", "9")
