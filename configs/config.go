@@ -168,7 +168,11 @@ type Runtime struct {
 	Library string `mapstructure:"library" yaml:"library"`
 	// Provider: cpu, cuda or webgpu.
 	Provider string `mapstructure:"provider" yaml:"provider"`
-	DeviceID int    `mapstructure:"device_id" yaml:"device_id"`
+	// CUDALibrary is ONNX Runtime's CUDA provider library (libonnxruntime_providers_cuda.so,
+	// a plugin the core library registers); empty looks beside the runtime library, then in
+	// third_party/onnxruntime-cuda (`make ort-cuda`).
+	CUDALibrary string `mapstructure:"cuda_library" yaml:"cuda_library"`
+	DeviceID    int    `mapstructure:"device_id" yaml:"device_id"`
 	// Fallback "cpu" lets an unavailable provider fall back to the CPU; empty makes it an error.
 	Fallback string `mapstructure:"fallback" yaml:"fallback"`
 	// IntraOpThreads 0 lets ONNX Runtime choose (one per core).

@@ -111,3 +111,33 @@ char* ortx_value_location(void* v, const char** name, int* id) {
   if (err != NULL) return err;
   return check(api->MemoryInfoGetId(info, id));
 }
+
+char* ortx_ep_devices(const void* const** devices, size_t* n) {
+  return check(api->GetEpDevices(env, (const OrtEpDevice* const**)devices, n));
+}
+
+const char* ortx_ep_device_name(const void* d) { return api->EpDevice_EpName((const OrtEpDevice*)d); }
+
+int ortx_ep_device_type(const void* d) {
+  return (int)api->HardwareDevice_Type(api->EpDevice_Device((const OrtEpDevice*)d));
+}
+
+const char* ortx_ep_device_vendor(const void* d) {
+  return api->HardwareDevice_Vendor(api->EpDevice_Device((const OrtEpDevice*)d));
+}
+
+char* ortx_append_v2(void* options, const void* d, const char* const* keys, const char* const* vals, size_t n) {
+  const OrtEpDevice* devs[1] = {(const OrtEpDevice*)d};
+  return check(api->SessionOptionsAppendExecutionProvider_V2((OrtSessionOptions*)options, env, devs, 1, keys, vals, n));
+}
+
+char* ortx_dlopen_error(const char* name) {
+  dlerror();
+  void* h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
+  if (h == NULL) {
+    const char* e = dlerror();
+    return dupmsg(e ? e : "dlopen failed");
+  }
+  dlclose(h);
+  return NULL;
+}

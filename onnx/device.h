@@ -34,3 +34,17 @@ void ortx_value_release(void* v);
 char* ortx_host_tensor(float* data, const int64_t* shape, size_t rank, void** out);
 // ortx_value_location names the memory a tensor lives in.
 char* ortx_value_location(void* v, const char** name, int* id);
+
+// Plugin execution providers (ONNX Runtime's CUDA provider ships as one): the devices that
+// registered libraries offer, and appending one to session options (API V2).
+// ortx_ep_devices lists every OrtEpDevice of the environment (pointers owned by ORT).
+char* ortx_ep_devices(const void* const** devices, size_t* n);
+const char* ortx_ep_device_name(const void* d);
+// ortx_ep_device_type is the hardware type: 0 CPU, 1 GPU, 2 NPU.
+int ortx_ep_device_type(const void* d);
+const char* ortx_ep_device_vendor(const void* d);
+// ortx_append_v2 appends the provider of device d to options, with n key/value options.
+char* ortx_append_v2(void* options, const void* d, const char* const* keys, const char* const* vals, size_t n);
+// ortx_dlopen_error tries to load a shared library the way the dynamic linker would for a
+// provider library, returning dlerror's message (to free) or NULL when it loads.
+char* ortx_dlopen_error(const char* name);

@@ -72,29 +72,38 @@ func FindLibrary(flag, configured string) (string, error) {
 // candidates lists the fetched-copy and system locations, most specific first.
 func candidates() []string {
 	var out []string
+	for _, d := range candidateDirs(fetchedDir) {
+		out = append(out, filepath.Join(d, LibraryName))
+	}
+	for _, d := range []string{"/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu"} {
+		out = append(out, filepath.Join(d, "libonnxruntime.so"), filepath.Join(d, LibraryName))
+	}
+	return out
+}
+
+// candidateDirs lists where a fetched folder (relative to the repository root) may be:
+// beside the executable or its parent, then in the working directory and its parents.
+func candidateDirs(rel string) []string {
+	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
-		if p != "" && !seen[p] {
+		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)
 		}
 	}
 	if exe, err := os.Executable(); err == nil {
 		dir := filepath.Dir(exe)
-		add(filepath.Join(dir, fetchedDir, LibraryName))
-		add(filepath.Join(dir, "..", fetchedDir, LibraryName))
+		add(filepath.Join(dir, rel))
+		add(filepath.Join(dir, "..", rel))
 	}
 	if wd, err := os.Getwd(); err == nil {
 		for dir := wd; ; dir = filepath.Dir(dir) {
-			add(filepath.Join(dir, fetchedDir, LibraryName))
+			add(filepath.Join(dir, rel))
 			if filepath.Dir(dir) == dir {
 				break
 			}
 		}
-	}
-	for _, d := range []string{"/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu"} {
-		add(filepath.Join(d, "libonnxruntime.so"))
-		add(filepath.Join(d, LibraryName))
 	}
 	return out
 }
@@ -213,33 +222,8 @@ func sessionOptions(rt configs.Runtime, provider string) (*ort.SessionOptions, e
 	switch provider {
 	case "cpu":
 	case "cuda":
-		cu, err := ort.NewCUDAProviderOptions()
-		if err != nil {
-			return fail(providerError("cuda", err))
-		}
-		defer cu.Destroy()
-		search := rt.CudnnConvAlgoSearch
-		if search == "" {
-			search = "EXHAUSTIVE"
-		}
-		o := map[string]string{
-			"device_id":              strconv.Itoa(rt.DeviceID),
-			"cudnn_conv_algo_search": search,
-		}
-		if rt.CudaArenaExtend != "" {
-			o["arena_extend_strategy"] = rt.CudaArenaExtend
-		}
-		if rt.CudaMemLimitMB > 0 {
-			o["gpu_mem_limit"] = strconv.FormatInt(int64(rt.CudaMemLimitMB)<<20, 10)
-		}
-		if err := mergeExtra(o, rt); err != nil {
+		if err := appendCUDA(opts, rt); err != nil {
 			return fail(err)
-		}
-		if err := cu.Update(o); err != nil {
-			return fail(providerError("cuda", err))
-		}
-		if err := opts.AppendExecutionProviderCUDA(cu); err != nil {
-			return fail(providerError("cuda", err))
 		}
 	case "webgpu":
 		o, err := WebGPUOptions(rt)
@@ -279,19 +263,10 @@ func mergeExtra(o map[string]string, rt configs.Runtime) error {
 	return nil
 }
 
-// providerError explains how to get a provider the loaded library lacks.
+// providerError explains how to get the WebGPU provider when the loaded library cannot run it.
 func providerError(provider string, err error) error {
-	lib := LibraryPath()
-	switch provider {
-	case "cuda":
-		return fmt.Errorf("onnx: execution provider cuda is not available in %s: %v; it needs a GPU build of ONNX Runtime %s "+
-			"(libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside libonnxruntime.so, "+
-			"built for CUDA 13 with cuDNN 9; see README, GPU): "+
-			"point runtime.library, --ort-lib or %s at that build", lib, err, ORTVersion, EnvLibrary)
-	default:
-		return fmt.Errorf("onnx: execution provider %s is not available in %s: %v; it needs a Vulkan loader (libvulkan1) "+
-			"and a GPU driver", provider, lib, err)
-	}
+	return fmt.Errorf("onnx: execution provider %s is not available in %s: %v; it needs a Vulkan loader (libvulkan1) "+
+		"and a GPU driver", provider, LibraryPath(), err)
 }
 
 // Providers reports, for each of cpu, cuda and webgpu, nil when a session on it can be made

@@ -36,8 +36,10 @@ func newDoctorCmd() *cobra.Command {
 		Use:   "doctor",
 		Short: "Check the ONNX Runtime library and which execution providers work here",
 		Long: "doctor loads ONNX Runtime the way every command does, prints its version and path, and\n" +
-			"tries a session on each execution provider (cpu, cuda, webgpu). It fails when the library\n" +
-			"is missing or the configured provider (runtime.provider, --provider) cannot run.",
+			"tries a session on each execution provider (cpu, cuda, webgpu). For cuda it names the\n" +
+			"provider plugin (runtime.cuda_library, or the copy `make ort-cuda` fetches) and every CUDA or\n" +
+			"cuDNN library it needs that cannot be found. It fails when the library is missing or the\n" +
+			"configured provider (runtime.provider, --provider) cannot run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -63,6 +65,28 @@ func newDoctorCmd() *cobra.Command {
 					fmt.Fprintf(out, "  %-7s available\n", p)
 				} else {
 					fmt.Fprintf(out, "  %-7s unavailable: %v\n", p, avail[p])
+				}
+			}
+			// The CUDA provider is a plugin library: say which one, and each library it needs
+			// that cannot be found, with what provides it.
+			if plugin, err := onnx.FindCUDAProvider(cfg.Runtime.CUDALibrary); err != nil {
+				fmt.Fprintf(out, "cuda plugin  %v\n", err)
+			} else if plugin == "" {
+				fmt.Fprintf(out, "cuda plugin  none found (`make ort-cuda` fetches %s)\n", onnx.CUDAProviderLibrary)
+			} else {
+				fmt.Fprintf(out, "cuda plugin  %s\n", plugin)
+				missing, err := onnx.MissingLibraries(plugin)
+				if err != nil {
+					fmt.Fprintf(out, "  %v\n", err)
+				}
+				for _, m := range missing {
+					fmt.Fprintf(out, "  missing    %s (%s)\n", m.Name, m.Provides)
+				}
+				if avail["cuda"] == nil {
+					devs, _ := onnx.EPDevices()
+					for _, d := range devs {
+						fmt.Fprintf(out, "  device     %s on %s %s\n", d.EP, d.Vendor, d.Type)
+					}
 				}
 			}
 			if a, err := onnx.VulkanAdapters(); err != nil {
