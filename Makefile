@@ -18,7 +18,7 @@ APT_BENCH := python3-torch python3-sklearn python3-skimage python3-scipy python3
 
 export CGO_ENABLED := 1
 
-.PHONY: all ort build test test-deps test-webgpu swiftshader gpu-bundle bench demo report-screenshot proto proto-check lint apt-deps node-deps clean
+.PHONY: all ort ort-cuda build test test-deps test-webgpu swiftshader gpu-bundle bench demo report-screenshot proto proto-check lint apt-deps node-deps clean
 
 all: build
 
@@ -26,6 +26,11 @@ all: build
 ort: $(ORT_LIB)
 $(ORT_LIB): onnx/fetch-ort.sh
 	./onnx/fetch-ort.sh third_party/onnxruntime
+
+## ort-cuda: fetch ONNX Runtime 1.29.0's CUDA provider and its 1.29 core (about 330 MB) from
+## npm into third_party/onnxruntime-cuda; not part of `make test`
+ort-cuda:
+	./onnx/fetch-ort-cuda.sh third_party/onnxruntime-cuda
 
 build: $(ORT_LIB)
 	$(GO) build -o $(BIN) ./cmd/camelsvae
@@ -62,7 +67,8 @@ test-webgpu: $(ORT_LIB) $(SWIFTSHADER)
 	set -o pipefail; LD_LIBRARY_PATH=$(CURDIR)/third_party/swiftshader VK_ICD_FILENAMES=$(CURDIR)/third_party/swiftshader/vk_swiftshader_icd.json \
 	  CAMELSVAE_TEST_PROVIDER=webgpu $(GO) test -count=1 -timeout 20m -run 'Provider' -v ./graphs/ ./trainer/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS|panic)|provider_test|devstep_test'
 
-## gpu-bundle: the binary, ONNX Runtime and the Vulkan loader packed for .ci/gpu-check on a GPU machine
+## gpu-bundle: the binary, ONNX Runtime and the Vulkan loader packed for .ci/gpu-check on a GPU machine;
+## PROVIDERS=cuda (the default once `make ort-cuda` has run) packs the CUDA provider instead
 gpu-bundle: $(ORT_LIB)
 	./.ci/gpu-bundle gpu-bundle
 
