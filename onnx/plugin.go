@@ -64,6 +64,19 @@ func FindCUDAProvider(configured string) (string, error) {
 	return "", nil
 }
 
+// pluginCore returns the core library beside a plugin (libonnxruntime.so.X.Y.Z, as `make
+// ort-cuda` puts it) and its version X.Y.Z, or "" when there is none.
+func pluginCore(plugin string) (path, version string) {
+	if plugin == "" {
+		return "", ""
+	}
+	m, _ := filepath.Glob(filepath.Join(filepath.Dir(plugin), "libonnxruntime.so.*.*.*"))
+	if len(m) == 0 {
+		return "", ""
+	}
+	return m[0], strings.TrimPrefix(filepath.Base(m[0]), "libonnxruntime.so.")
+}
+
 // registerCUDA registers the plugin at path with the environment, once per process.
 func registerCUDA(path string) error {
 	cudaMu.Lock()
@@ -76,6 +89,11 @@ func registerCUDA(path string) error {
 	}
 	cudaPath = path
 	if cudaErr = initBinding(); cudaErr != nil {
+		return cudaErr
+	}
+	if core, version := pluginCore(path); core != "" && version != Version() {
+		cudaErr = fmt.Errorf("onnx: the CUDA provider %s works with ONNX Runtime %s (%s), this process loaded %s from %s: "+
+			"for --provider cuda, leave --ort-lib, %s and runtime.library unset so that its own core is loaded", path, version, core, Version(), LibraryPath(), EnvLibrary)
 		return cudaErr
 	}
 	if err := ort.RegisterExecutionProviderLibrary("CUDA", path); err != nil {
@@ -115,7 +133,7 @@ var cudaLibraries = []struct{ prefix, provides string }{
 	{"libnvrtc", "NVRTC; pip nvidia-cuda-nvrtc"},
 	{"libnvJitLink", "nvJitLink; pip nvidia-nvjitlink"},
 	{"libcuda.", "the NVIDIA driver"},
-	{"libonnxruntime_providers_shared", "ONNX Runtime, beside the provider: make ort-cuda"},
+	{"libonnxruntime_providers_shared", "ONNX Runtime's, beside the core library: make ort-cuda"},
 }
 
 // MissingLibraries lists the libraries the shared library at path needs (DT_NEEDED) that
@@ -161,6 +179,21 @@ func MissingLibraries(path string) ([]Missing, error) {
 		}
 	}
 	return out, nil
+}
+
+// LoadedLater are libraries the CUDA provider opens only when a session starts (cuDNN for
+// convolutions), which DT_NEEDED does not list.
+var LoadedLater = []Missing{{"libcudnn.so.9", "cuDNN 9; pip nvidia-cudnn-cu13; opened when a session starts"}}
+
+// MissingAtRunTime lists the libraries of LoadedLater that cannot be loaded.
+func MissingAtRunTime() []Missing {
+	var out []Missing
+	for _, m := range LoadedLater {
+		if dlopenError(m.Name) != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // dlopenError is what loading a library by name would fail with (nil when it loads).

@@ -91,3 +91,48 @@ func TestCUDAPluginMissingLibraries(t *testing.T) {
 	}
 	inChild(t, "FAKE_CUDA_EP="+lib)
 }
+
+// TestChooseLibraryForCUDA: --provider cuda loads the core beside the plugin unless a library
+// is chosen explicitly; other providers load the pinned build.
+func TestChooseLibraryForCUDA(t *testing.T) {
+	dir := t.TempDir()
+	plugin, core := filepath.Join(dir, CUDAProviderLibrary), filepath.Join(dir, "libonnxruntime.so.1.29.0")
+	for _, f := range []string{plugin, core} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := configs.Default().Runtime
+	rt.Provider, rt.CUDALibrary = "cuda", plugin
+	if got, err := ChooseLibrary("", rt); err != nil || got != core {
+		t.Errorf("cuda: %q %v, want the core beside the plugin", got, err)
+	}
+	if got, _ := ChooseLibrary("/x/libonnxruntime.so", rt); got == core {
+		t.Error("an explicit --ort-lib must win")
+	}
+	rt.Provider = "cpu"
+	if got, _ := ChooseLibrary("", rt); got == core {
+		t.Error("cpu must not load the CUDA provider's core")
+	}
+}
+
+// TestCUDAPluginVersionMismatch: a plugin beside the core of another release is refused
+// before it is registered, naming both versions.
+func TestCUDAPluginVersionMismatch(t *testing.T) {
+	if lib := os.Getenv("FAKE_CUDA_EP"); lib != "" {
+		setup(t)
+		rt := configs.Default().Runtime
+		rt.Provider, rt.CUDALibrary = "cuda", lib
+		_, err := NewSession(probeModel(), []string{"x"}, []string{"y"}, rt)
+		if err == nil || !strings.Contains(err.Error(), "works with ONNX Runtime 9.9.9") || !strings.Contains(err.Error(), ORTVersion) {
+			t.Fatalf("a plugin of another release: %v", err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	lib := buildFake(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "libonnxruntime.so.9.9.9"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inChild(t, "FAKE_CUDA_EP="+lib)
+}

@@ -127,14 +127,30 @@ func Init(path string) error {
 	return nil
 }
 
-// Setup finds the library (see FindLibrary) and initialises the runtime. It returns the path
-// loaded.
+// Setup finds the library (see ChooseLibrary) and initialises the runtime. It returns the
+// path loaded.
 func Setup(flag string, rt configs.Runtime) (string, error) {
-	path, err := FindLibrary(flag, rt.Library)
+	path, err := ChooseLibrary(flag, rt)
 	if err != nil {
 		return "", err
 	}
 	return path, Init(path)
+}
+
+// ChooseLibrary is FindLibrary, except that for runtime.provider cuda without an explicit
+// choice (flag, $CAMELSVAE_ORT_LIB, runtime.library) it takes the core library that came with
+// the CUDA provider plugin, beside it: the plugin works only with the release it was built for.
+func ChooseLibrary(flag string, rt configs.Runtime) (string, error) {
+	if rt.Provider == "cuda" && flag == "" && os.Getenv(EnvLibrary) == "" && rt.Library == "" {
+		plugin, err := FindCUDAProvider(rt.CUDALibrary)
+		if err != nil {
+			return "", err
+		}
+		if core, _ := pluginCore(plugin); core != "" {
+			return core, nil
+		}
+	}
+	return FindLibrary(flag, rt.Library)
 }
 
 // LibraryPath is the library Init loaded, or "" before Init.
@@ -267,6 +283,17 @@ func mergeExtra(o map[string]string, rt configs.Runtime) error {
 func providerError(provider string, err error) error {
 	return fmt.Errorf("onnx: execution provider %s is not available in %s: %v; it needs a Vulkan loader (libvulkan1) "+
 		"and a GPU driver", provider, LibraryPath(), err)
+}
+
+// CheckProvider makes a session on rt's provider (with its fallback) and returns why it
+// cannot run, so that a command fails at its start rather than after reading its data.
+func CheckProvider(rt configs.Runtime) error {
+	rt.Profile = ""
+	s, err := NewSession(probeModel(), []string{"x"}, []string{"y"}, rt)
+	if err == nil {
+		s.Destroy()
+	}
+	return err
 }
 
 // Providers reports, for each of cpu, cuda and webgpu, nil when a session on it can be made

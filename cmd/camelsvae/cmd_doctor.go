@@ -79,7 +79,7 @@ func newDoctorCmd() *cobra.Command {
 				if err != nil {
 					fmt.Fprintf(out, "  %v\n", err)
 				}
-				for _, m := range missing {
+				for _, m := range append(missing, onnx.MissingAtRunTime()...) {
 					fmt.Fprintf(out, "  missing    %s (%s)\n", m.Name, m.Provides)
 				}
 				if avail["cuda"] == nil {

@@ -111,11 +111,17 @@ func trainRun(cmd *cobra.Command, cfg configs.Config, run string, resume bool) e
 	return nil
 }
 
-// setupRuntime loads ONNX Runtime as the flags and config say.
+// setupRuntime loads ONNX Runtime as the flags and config say and, for a GPU provider,
+// checks at once that it runs.
 func setupRuntime(cmd *cobra.Command, cfg configs.Config) error {
 	lib, _ := cmd.Flags().GetString("ort-lib")
-	_, err := onnx.Setup(lib, cfg.Runtime)
-	return err
+	if _, err := onnx.Setup(lib, cfg.Runtime); err != nil {
+		return err
+	}
+	if cfg.Runtime.Provider != "cpu" {
+		return onnx.CheckProvider(cfg.Runtime)
+	}
+	return nil
 }
 
 // recordRunConfig records the config a run trains with in RUN/config.yaml. A directory whose
