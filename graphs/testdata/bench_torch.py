@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """PyTorch peer of graphs' BenchmarkTrainStep and `camelsvae bench`: one training step
 (forward, the study's loss with valid-region SSIM and free-bits KL, backward,
-torch.optim.Adam) at batch 16; two CPU threads, or a CUDA device.
+torch.optim.Adam) at batch 16 (--batch); two CPU threads, or a CUDA device.
 
 Usage: python3 graphs/testdata/bench_torch.py [--device cuda] [--steps N] [--warmup N]
-           [--min-seconds S] [--no-tf32] [--json FILE] [SIZE:WIDTH ...]   (default 64:1 64:0.25 256:1)
+           [--min-seconds S] [--no-tf32] [--batch B[,B...]] [--json FILE] [SIZE:WIDTH ...]
+           (default 64:1 64:0.25 256:1, batch 16)
+--batch takes one batch size or a comma-separated list: each case runs at each, in one process.
 --min-seconds raises the step count so that the timed steps take about S seconds (by the
 last warm-up step's time): a few short steps on a shared machine are mostly noise.
-Prints images/s per case; --json also writes them (with the device and settings).
+Prints images/s per case (named S<size>_w<width>, with _b<batch> added for batches other
+than 16); --json also writes them (with the device and settings).
 """
 import argparse
 import json
@@ -19,6 +22,13 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import skimage.metrics  # noqa: F401  make_golden imports it for the golden file; the benchmark does not use it
+except ImportError:  # a machine without scikit-image still runs the benchmark
+    import types
+    sys.modules["skimage"] = types.ModuleType("skimage")
+    sys.modules["skimage.metrics"] = types.ModuleType("skimage.metrics")
+    sys.modules["skimage.metrics"].structural_similarity = None
 from make_golden import VAE, ssim  # noqa: E402
 
 
@@ -54,7 +64,8 @@ def bench(size, width, device, batch=16, steps=5, warmup=1, min_seconds=0.0):
     sync()
     dt = time.perf_counter() - t0
     rate = batch * steps / dt
-    print("S%d_w%g: %.2f images/s" % (size, width, rate), flush=True)
+    name = "S%d_w%g" % (size, width) + ("" if batch == 16 else "_b%d" % batch)
+    print("%s: %.2f images/s" % (name, rate), flush=True)
     return {"size": size, "width_mult": width, "batch": batch, "steps": steps,
             "seconds": dt, "images_per_s": rate, "ms_per_step": 1e3 * dt / steps}
 
@@ -66,6 +77,7 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--min-seconds", type=float, default=0.0)
     ap.add_argument("--no-tf32", action="store_true", help="CUDA: full float32 convolutions (PyTorch uses TF32 by default)")
+    ap.add_argument("--batch", default="16", help="batch size, or a comma-separated list of them (default 16)")
     ap.add_argument("--json")
     ap.add_argument("cases", nargs="*", default=["64:1", "64:0.25", "256:1"])
     a = ap.parse_args()
@@ -77,10 +89,12 @@ if __name__ == "__main__":
         if a.no_tf32:
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
+    batches = [int(b) for b in a.batch.split(",")]
     res = []
     for c in a.cases:
         s, w = c.split(":")
-        res.append(bench(int(s), float(w), dev, steps=a.steps, warmup=a.warmup, min_seconds=a.min_seconds))
+        for b in batches:
+            res.append(bench(int(s), float(w), dev, batch=b, steps=a.steps, warmup=a.warmup, min_seconds=a.min_seconds))
     if a.json:
         info = {"torch": torch.__version__, "device": a.device,
                 "cudnn_tf32": bool(dev.type == "cuda" and torch.backends.cudnn.allow_tf32),
