@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/cli.md from the commands")
+var update = flag.Bool("update", false, "rewrite docs/cli.md and testdata/artifacts.sha256 from the code")
 
 // cliReference renders every command's usage, description and flags as Markdown.
 func cliReference() string {
