@@ -65,7 +65,7 @@ test: test-deps lint
 ## test-webgpu: the provider tests on ONNX Runtime's WebGPU provider over SwiftShader, against the CPU
 test-webgpu: $(ORT_LIB) $(SWIFTSHADER)
 	set -o pipefail; LD_LIBRARY_PATH=$(CURDIR)/third_party/swiftshader VK_ICD_FILENAMES=$(CURDIR)/third_party/swiftshader/vk_swiftshader_icd.json \
-	  CAMELSVAE_TEST_PROVIDER=webgpu $(GO) test -count=1 -timeout 20m -run 'Provider' -v ./graphs/ ./trainer/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS|panic)|provider_test|devstep_test'
+	  CAMELSVAE_TEST_PROVIDER=webgpu $(GO) test -count=1 -timeout 20m -run 'Provider' -v ./vae/ ./trainer/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS|panic)|provider_test|devstep_test'
 
 ## gpu-bundle: the binary, ONNX Runtime and the Vulkan loader packed for .ci/gpu-check on a GPU machine;
 ## PROVIDERS=cuda (the default once `make ort-cuda` has run) packs the CUDA provider instead

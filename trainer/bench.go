@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // StepTiming is what BenchSteps measured: the training step as Train runs it, on the
@@ -40,11 +41,11 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 	if log == nil {
 		log = io.Discard
 	}
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return StepTiming{}, err
 	}
-	t := freshTensors(vae, cfg.Seed)
+	t := freshTensors(model, cfg.Seed)
 	res := StepTiming{Provider: cfg.Runtime.Provider, Size: cfg.Data.Size, Batch: cfg.Train.Batch,
 		WidthMult: cfg.Model.WidthMult, Steps: n}
 	if res.Provider == "webgpu" {
@@ -56,10 +57,10 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 	start := time.Now()
 	var s steps
 	if hostState {
-		s, err = newStepper(vae, cfg, t, "")
+		s, err = newStepper(model, cfg, t, "")
 		res.HostState = true
 	} else {
-		s, err = newSteps(vae, cfg, t, "")
+		s, err = newSteps(model, cfg, t, "")
 	}
 	if err != nil {
 		return res, err
@@ -69,7 +70,7 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 		res.OffDevice = d.describe(log, cfg.Runtime)
 	}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 1))
-	x := make([]float32, cfg.Train.Batch*graphs.Channels*cfg.Data.Size*cfg.Data.Size)
+	x := make([]float32, cfg.Train.Batch*preprocess.Channels*cfg.Data.Size*cfg.Data.Size)
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}

@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // steps is one way of running training steps: on host memory (stepper, the CPU provider) or
@@ -27,11 +28,11 @@ type steps interface {
 
 // newSteps picks the step runner for the configured provider: a GPU provider keeps the
 // parameters and Adam moments on the device and runs the fused step graph.
-func newSteps(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (steps, error) {
+func newSteps(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (steps, error) {
 	if cfg.Runtime.Provider == "cpu" {
-		return newStepper(vae, cfg, t, artifactDir)
+		return newStepper(model, cfg, t, artifactDir)
 	}
-	return newDevStepper(vae, cfg, t, artifactDir)
+	return newDevStepper(model, cfg, t, artifactDir)
 }
 
 // devStepper runs step.onnx (train step and Adam fused) through IO binding: parameters and
@@ -60,20 +61,20 @@ type devStepper struct {
 	syncH       *onnx.HostTensor
 }
 
-func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
+func newDevStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
 	s = &devStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
-		size: vae.Size(), latent: vae.Latent(), evalX: map[int]*onnx.HostTensor{}}
+		size: model.Options().Size, latent: model.Options().Latent, evalX: map[int]*onnx.HostTensor{}}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
 			built.destroy()
 		}
 	}()
-	fs, err := vae.FusedStep(cfg.Train.Batch)
+	fs, err := model.FusedStep(cfg.Train.Batch)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := vae.EvalStep(0)
+	ev, err := model.EvalStep(0)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func newDevStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir 
 		dst   **onnx.HostTensor
 		shape []int64
 	}{
-		{&s.x, []int64{s.batch, graphs.Channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
+		{&s.x, []int64{s.batch, preprocess.Channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
 		{&s.klw, []int64{1}}, {&s.stp, []int64{1}}, {&s.lr, []int64{1}},
 		{&s.loss[0], []int64{1}}, {&s.loss[1], []int64{1}}, {&s.loss[2], []int64{1}}, {&s.loss[3], []int64{1}},
 	} {
@@ -165,7 +166,7 @@ func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, 
 		xt := s.evalX[n]
 		if xt == nil {
 			var err error
-			if xt, err = onnx.NewHostTensor([]int64{int64(n), graphs.Channels, s.size, s.size}); err != nil {
+			if xt, err = onnx.NewHostTensor([]int64{int64(n), preprocess.Channels, s.size, s.size}); err != nil {
 				return Terms{}, err
 			}
 			s.evalX[n] = xt

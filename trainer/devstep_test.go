@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // maxRel is the largest norm-wise relative difference between matching tensors.
@@ -39,19 +39,19 @@ func maxRel(a, b [][]float32) float64 {
 func compareRunners(t *testing.T, rt configs.Runtime, tol float64) {
 	setup(t)
 	c := tinyConfig()
-	vae, err := graphs.New(c)
+	model, err := vae.FromConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	init := func() *Tensors { return freshTensors(vae, c.Seed) }
-	host, err := newStepper(vae, c, init(), "")
+	init := func() *Tensors { return freshTensors(model, c.Seed) }
+	host, err := newStepper(model, c, init(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer host.destroy()
 	dc := c
 	dc.Runtime = rt
-	dvae, err := graphs.New(dc)
+	dvae, err := vae.FromConfig(dc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,15 +175,15 @@ func TestRunnersUnavailableProvider(t *testing.T) {
 	setup(t)
 	c := tinyConfig()
 	c.Runtime.Provider = "cuda"
-	vae, err := graphs.New(c)
+	model, err := vae.FromConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt := freshTensors(vae, 1)
-	if _, err := newStepper(vae, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+	tt := freshTensors(model, 1)
+	if _, err := newStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
 		t.Errorf("host stepper on cuda: got %v", err)
 	}
-	if _, err := newDevStepper(vae, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+	if _, err := newDevStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
 		t.Errorf("device stepper on cuda: got %v", err)
 	}
 }

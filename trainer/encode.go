@@ -13,9 +13,9 @@ import (
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // EncodeOptions configure a batch encoding job.
@@ -89,12 +89,12 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 	if err != nil {
 		return nil, st, fmt.Errorf("encoder: %w (train or export the model first)", err)
 	}
-	outputs := []string{graphs.OutMu, graphs.OutLogvar}
+	outputs := []string{vae.OutMu, vae.OutLogvar}
 	// The loader's workers share the cores with ONNX Runtime here: spinning intra-op threads
 	// would take their CPU while they wait (measured: 5-10% more maps/s without spinning).
 	rt := o.Config.Runtime
 	rt.Spinning = false
-	sess, err := onnx.NewSession(model, []string{graphs.InX}, outputs, rt)
+	sess, err := onnx.NewSession(model, []string{vae.InX}, outputs, rt)
 	if err != nil {
 		return nil, st, fmt.Errorf("%s: %w", o.Encoder, err)
 	}
@@ -113,7 +113,7 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 		if err != nil {
 			return nil, st, err
 		}
-		x, err := onnx.NewTensor([]int64{int64(b.N), graphs.Channels, size, size}, b.X)
+		x, err := onnx.NewTensor([]int64{int64(b.N), preprocess.Channels, size, size}, b.X)
 		if err != nil {
 			b.Release()
 			return nil, st, err

@@ -10,8 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // writeFakeSet writes a CMD-format set of n log-normal maps of side s (values only; the
@@ -72,12 +72,12 @@ func BenchmarkEncode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	exp := filepath.Join(dir, "export")
-	if err := Export(exp, cfg, vae.InitParams(1), stats); err != nil {
+	if err := Export(exp, cfg, model.InitParams(1), stats); err != nil {
 		b.Fatal(err)
 	}
 	o := EncodeOptions{Mem: memory.DefaultAllocator, Data: &Data{Src: src, Stats: stats}, Config: cfg,

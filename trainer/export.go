@@ -11,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx/onnxpb"
 	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
+	"google.golang.org/protobuf/proto"
 )
 
 // Exported model files, written by Export.
@@ -36,7 +36,7 @@ const ModelIDKey = "camelsvae.model_id"
 // camelsvae.input, camelsvae.outputs) and ModelIDKey. Both files are written in full before
 // either replaces its old version; a reader that finds two IDs reads a pair being replaced.
 func Export(dir string, cfg configs.Config, params [][]float32, stats *preprocess.Stats) error {
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func Export(dir string, cfg configs.Config, params [][]float32, stats *preproces
 			s.Abort()
 		}
 	}()
-	for _, build := range []func([][]float32, map[string]string) (graphs.Artifact, error){vae.Encoder, vae.Decoder} {
+	for _, build := range []func([][]float32, map[string]string) (graphs.Artifact, error){model.Encoder, model.Decoder} {
 		a, err := build(params, meta)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
@@ -114,12 +114,12 @@ func ModelID(model []byte) (string, error) {
 
 // BestParams reads the best checkpoint of a run for the model cfg describes.
 func BestParams(cfg configs.Config, run string) ([][]float32, error) {
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := &Tensors{}
-	for _, s := range vae.Params() {
+	for _, s := range model.Params() {
 		t.Names = append(t.Names, s.Name)
 		t.Shapes = append(t.Shapes, s.Shape)
 	}

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // repoRoot finds the module root (where `make` puts third_party/).
@@ -62,8 +62,8 @@ func TestExportSecondConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs := []string{graphs.OutMu, graphs.OutLogvar}
-	s, err := onnx.NewSession(model, []string{graphs.InX}, outs, c.Runtime)
+	outs := []string{vae.OutMu, vae.OutLogvar}
+	s, err := onnx.NewSession(model, []string{vae.InX}, outs, c.Runtime)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // Memory estimates, so that a config too large for the machine is refused with a message
@@ -70,14 +70,14 @@ type MemoryEstimate struct {
 }
 
 // forwardFloats is the number of float32 values of one image's forward pass through the
-// model of cfg: input, every layer's output (graphs/vae.go), the skip concatenations and the
+// model of cfg: input, every layer's output (vae/model.go), the skip concatenations and the
 // latent vectors.
 func forwardFloats(cfg configs.Config) float64 {
 	s := float64(cfg.Data.Size)
 	ch := cfg.Model.ChannelWidths()
 	c := func(i int) float64 { return float64(ch[i]) }
 	side := func(level int) float64 { v := s / math.Exp2(float64(level)); return v * v }
-	total := graphs.Channels * side(0) // x
+	total := preprocess.Channels * side(0) // x
 	for i := range 5 {
 		total += c(i) * side(i+1) // enc.conv1..5
 	}
@@ -91,7 +91,7 @@ func forwardFloats(cfg configs.Config) float64 {
 		}
 	}
 	total += 2 * c(0) * side(0)            // dec.up5, dec.refine5
-	return total + graphs.Channels*side(0) // dec.out
+	return total + preprocess.Channels*side(0) // dec.out
 }
 
 // trainActPerForward is trainActSmall up to 64x64 and trainActLarge from 128x128.
@@ -106,14 +106,14 @@ func trainActPerForward(size int) float64 {
 // (the validation split is taken as data.val_frac/data.train_frac of it), without allocating
 // any of it. It returns an error only for a config graphs.New refuses.
 func EstimateTraining(cfg configs.Config, trainMaps int) (MemoryEstimate, error) {
-	v, err := graphs.New(cfg)
+	v, err := vae.FromConfig(cfg)
 	if err != nil {
 		return MemoryEstimate{}, err
 	}
 	enc, dec := v.ParamCount()
 	p := enc + dec
 	s := float64(cfg.Data.Size)
-	mapBytes := 4 * graphs.Channels * s * s
+	mapBytes := 4 * preprocess.Channels * s * s
 	fwd := 4 * forwardFloats(cfg)
 	e := MemoryEstimate{
 		Params:      p,
@@ -162,7 +162,7 @@ func EstimateTraining(cfg configs.Config, trainMaps int) (MemoryEstimate, error)
 // weights baked into encoder.onnx and decoder.onnx (the training graphs take them as inputs
 // and have no batch-sized constants).
 func EstimateGraphs(cfg configs.Config) (MemoryEstimate, error) {
-	v, err := graphs.New(cfg)
+	v, err := vae.FromConfig(cfg)
 	if err != nil {
 		return MemoryEstimate{}, err
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/preprocess"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // stepper owns the sessions and the Go memory they run on. Parameters and Adam moments are
@@ -34,8 +36,8 @@ type stepper struct {
 
 // newStepper builds the three training artifacts, writes them to artifactDir (when not
 // empty) for inspection and reuse by other tools, and loads them.
-func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
-	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: vae.Size(),
+func newStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
+	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
 		klw: []float32{0}, stepBuf: []float32{0}, lr: []float32{float32(cfg.Train.LR)}}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
@@ -43,15 +45,15 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir str
 			built.destroy()
 		}
 	}()
-	ts, err := vae.TrainStep(cfg.Train.Batch)
+	ts, err := model.TrainStep(cfg.Train.Batch)
 	if err != nil {
 		return nil, err
 	}
-	op, err := vae.Optimizer()
+	op, err := model.Optimizer()
 	if err != nil {
 		return nil, err
 	}
-	ev, err := vae.EvalStep(0)
+	ev, err := model.EvalStep(0)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +115,8 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir str
 		}
 		s.lossT = append(s.lossT, lt)
 	}
-	s.eps = make([]float32, s.batch*vae.Latent())
-	if s.epsT, err = mk([]int64{s.batch, vae.Latent()}, s.eps); err != nil {
+	s.eps = make([]float32, s.batch*model.Options().Latent)
+	if s.epsT, err = mk([]int64{s.batch, model.Options().Latent}, s.eps); err != nil {
 		return nil, err
 	}
 	if s.klwT, err = mk([]int64{1}, s.klw); err != nil {
@@ -132,7 +134,7 @@ func newStepper(vae *graphs.VAE, cfg configs.Config, t *Tensors, artifactDir str
 // step runs train_step on x at the current parameters and, when the loss is finite, the
 // optimizer into the other buffer (commit makes it current).
 func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
-	xt, err := onnx.NewTensor([]int64{s.batch, graphs.Channels, s.size, s.size}, x)
+	xt, err := onnx.NewTensor([]int64{s.batch, preprocess.Channels, s.size, s.size}, x)
 	if err != nil {
 		return Terms{}, err
 	}
@@ -191,7 +193,7 @@ func (s *stepper) terms() Terms {
 func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw[0] = float32(klw)
 	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
-		xt, err := onnx.NewTensor([]int64{int64(n), graphs.Channels, s.size, s.size}, x)
+		xt, err := onnx.NewTensor([]int64{int64(n), preprocess.Channels, s.size, s.size}, x)
 		if err != nil {
 			return Terms{}, err
 		}
@@ -221,7 +223,7 @@ func (s *stepper) traffic() (onnx.Traffic, int) {
 	for _, p := range s.params[0] {
 		state += 4 * int64(len(p))
 	}
-	x := 4 * s.batch * graphs.Channels * s.size * s.size
+	x := 4 * s.batch * preprocess.Channels * s.size * s.size
 	perStep := onnx.Traffic{
 		// train: params, x, eps, kl_weight in; optimizer: params, grads, m, v, step, lr in.
 		ToDevice: state + x + 4*int64(len(s.eps)) + 4 + 4*state + 8,

@@ -29,6 +29,7 @@ import (
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // ArtifactsDir is where a run keeps train_step.onnx, eval_step.onnx and optimizer.onnx.
@@ -77,17 +78,17 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	specs := vae.Params()
+	specs := model.Params()
 	t := &Tensors{}
 	for _, s := range specs {
 		t.Names = append(t.Names, s.Name)
 		t.Shapes = append(t.Shapes, s.Shape)
 	}
-	arch := Fingerprint(vae)
+	arch := Fingerprint(model)
 
 	st := State{Seed: cfg.Seed, Arch: arch}
 	var metrics []EpochMetrics
@@ -127,7 +128,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		}
 		fmt.Fprintf(o.Log, "resuming %s from %s (epoch %d, step %d)\n", o.Run, latest, st.Epoch, st.Step)
 	default:
-		t = freshTensors(vae, cfg.Seed)
+		t = freshTensors(model, cfg.Seed)
 	}
 	if st.Done && cfg.Train.Epochs > st.Epoch && (!st.EarlyStopped || cfg.Train.Patience == 0 || st.BadEpochs < cfg.Train.Patience) {
 		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
@@ -142,7 +143,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		return &Result{State: st, Metrics: metrics, Params: best}, nil
 	}
 
-	s, err := newSteps(vae, cfg, t, filepath.Join(o.Run, ArtifactsDir))
+	s, err := newSteps(model, cfg, t, filepath.Join(o.Run, ArtifactsDir))
 	if err != nil {
 		return nil, err
 	}
@@ -306,9 +307,9 @@ func KLWeight(l configs.Loss, epoch int) float64 {
 
 // Fingerprint identifies an architecture by its parameter names and shapes and its input
 // size: checkpoints of another architecture are refused on resume.
-func Fingerprint(v *graphs.VAE) string {
+func Fingerprint(v *vae.VAE) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "size=%d latent=%d skips=%v\n", v.Size(), v.Latent(), v.Skips())
+	fmt.Fprintf(h, "size=%d latent=%d skips=%v\n", v.Options().Size, v.Options().Latent, v.Options().Skips)
 	for _, s := range v.Params() {
 		fmt.Fprintf(h, "%s %v\n", s.Name, s.Shape)
 	}
@@ -346,9 +347,9 @@ func readJSON(path string, v any) error {
 
 // freshTensors is the model's starting state for a seed: PyTorch-style initial parameters
 // and zero Adam moments.
-func freshTensors(vae *graphs.VAE, seed int64) *Tensors {
-	t := &Tensors{Params: vae.InitParams(seed)}
-	for i, s := range vae.Params() {
+func freshTensors(model *vae.VAE, seed int64) *Tensors {
+	t := &Tensors{Params: model.InitParams(seed)}
+	for i, s := range model.Params() {
 		t.Names = append(t.Names, s.Name)
 		t.Shapes = append(t.Shapes, s.Shape)
 		t.M = append(t.M, make([]float32, len(t.Params[i])))

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/vae"
 )
 
 // memFeed serves fixed maps in an order shuffled by the epoch (epoch 0: in order).
@@ -268,7 +268,7 @@ func TestNaNStops(t *testing.T) {
 	if tag != "epoch-00001" {
 		t.Fatalf("latest checkpoint %q, want epoch-00001", tag)
 	}
-	v, err := graphs.New(c)
+	v, err := vae.FromConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/eval"
 	"github.com/camelsvae/camelsvae/formats"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/lock"
 	"github.com/camelsvae/camelsvae/pca"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
+	"github.com/camelsvae/camelsvae/vae"
 	"github.com/spf13/cobra"
 )
 
@@ -228,7 +228,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	}
 
 	// The VAE, and what its latent alone carries.
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -238,21 +238,21 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	}
 	input := int64(preprocess.Channels * S * S)
 	var skipNumbers int64
-	for _, sh := range vae.SkipShapes() {
+	for _, sh := range model.SkipShapes() {
 		skipNumbers += numel(sh)
 	}
 	vaeName := "VAE"
-	if vae.Skips() {
+	if model.Options().Skips {
 		vaeName = "VAE (skips)"
-		res.Compression = append(res.Compression, eval.NewCompression(vaeName, input, vae.Latent(), skipNumbers))
+		res.Compression = append(res.Compression, eval.NewCompression(vaeName, input, model.Options().Latent, skipNumbers))
 	} else {
-		res.Compression = append(res.Compression, eval.NewCompression(vaeName, input, vae.Latent(), 0))
+		res.Compression = append(res.Compression, eval.NewCompression(vaeName, input, model.Options().Latent, 0))
 	}
 	vaeM, vaeSpectra, err := addMethod(vaeName, out.Recon, out.Mu, "VAE")
 	if err != nil {
 		return nil, err
 	}
-	if vae.Skips() {
+	if model.Options().Skips {
 		if _, _, err := addMethod("VAE, skips zeroed", out.Zero, nil, ""); err != nil {
 			return nil, err
 		}
@@ -262,11 +262,11 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 		res.Notes = append(res.Notes, fmt.Sprintf(
 			"The skip model's decoder receives the latent (%d numbers) plus the encoder's h1..h4 (%d numbers): %d numbers per map for %d input numbers, so it does not compress. "+
 				"'skips zeroed' and 'another map's skips' decode the latent with the skips replaced: they show what the latent alone carries.",
-			vae.Latent(), skipNumbers, vae.Latent()+skipNumbers, input))
+			model.Options().Latent, skipNumbers, model.Options().Latent+skipNumbers, input))
 	}
 	// The honest bottleneck: the same model trained with skips off, when the pipeline made one.
 	nsRun := filepath.Join(run, noskipDir)
-	if vae.Skips() {
+	if model.Options().Skips {
 		if _, err := os.Stat(filepath.Join(nsRun, exportDir, trainer.EncoderFile)); err == nil {
 			ns := cfg
 			ns.Model.Skips = false
@@ -277,7 +277,7 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 			if _, _, err := addMethod("VAE, no skips", nsOut.Recon, nsOut.Mu, "no-skip"); err != nil {
 				return nil, err
 			}
-			res.Compression = append(res.Compression, eval.NewCompression("VAE, no skips", input, vae.Latent(), 0))
+			res.Compression = append(res.Compression, eval.NewCompression("VAE, no skips", input, model.Options().Latent, 0))
 		}
 	}
 
@@ -299,10 +299,10 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 	if b, err := os.ReadFile(filepath.Join(run, pcaFitFile)); err == nil && json.Unmarshal(b, &fit) == nil {
 		res.PCA.FitSeconds = fit.Seconds
 	}
-	if vae.Skips() {
+	if model.Options().Skips {
 		// Equal transmitted numbers: PCA given as many numbers as the skip model sends,
 		// capped by the rank of the training maps.
-		k := int(min(vae.Latent()+skipNumbers, int64(pm.NSamples-1), input))
+		k := int(min(model.Options().Latent+skipNumbers, int64(pm.NSamples-1), input))
 		if k > pm.K {
 			fmt.Fprintf(log, "  fitting PCA-%d (the skip model's transmitted numbers, capped by rank)\n", k)
 			c2 := cfg
@@ -316,8 +316,8 @@ func evaluateRun(ctx context.Context, cfg configs.Config, run string, log io.Wri
 				return nil, err
 			}
 			res.Compression = append(res.Compression, eval.NewCompression(name, input, int64(k), 0))
-			if int64(k) < vae.Latent()+skipNumbers {
-				res.Notes = append(res.Notes, fmt.Sprintf("PCA cannot use more than %d components here (training maps - 1), fewer than the %d numbers the skip model transmits.", k, vae.Latent()+skipNumbers))
+			if int64(k) < model.Options().Latent+skipNumbers {
+				res.Notes = append(res.Notes, fmt.Sprintf("PCA cannot use more than %d components here (training maps - 1), fewer than the %d numbers the skip model transmits.", k, model.Options().Latent+skipNumbers))
 			}
 		}
 	}

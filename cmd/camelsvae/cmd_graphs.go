@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/trainer"
+	"github.com/camelsvae/camelsvae/vae"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +38,7 @@ func newGraphsCmd() *cobra.Command {
 			if err := trainer.CheckGraphs(cfg); err != nil {
 				return err
 			}
-			v, err := graphs.New(cfg)
+			v, err := vae.FromConfig(cfg)
 			if err != nil {
 				return err
 			}

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/pca"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
+	"github.com/camelsvae/camelsvae/vae"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -63,7 +63,7 @@ type vaeOutputs struct {
 // own skips, and for skip models also with zeroed skips and with another map's skips, which
 // measures how much of the reconstruction travels through the latent.
 func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, error) {
-	vae, err := graphs.New(cfg)
+	model, err := vae.FromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -90,26 +90,26 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 		}
 		return onnx.NewSession(models[i], in, out, cfg.Runtime)
 	}
-	encOut := []string{graphs.OutMu, graphs.OutLogvar}
-	decIn := []string{graphs.InZ}
-	if vae.Skips() {
+	encOut := []string{vae.OutMu, vae.OutLogvar}
+	decIn := []string{vae.InZ}
+	if model.Options().Skips {
 		for i := 1; i <= 4; i++ {
-			encOut = append(encOut, graphs.SkipName(i))
-			decIn = append(decIn, graphs.SkipName(i))
+			encOut = append(encOut, vae.SkipName(i))
+			decIn = append(decIn, vae.SkipName(i))
 		}
 	}
-	enc, err := load(trainer.EncoderFile, []string{graphs.InX}, encOut)
+	enc, err := load(trainer.EncoderFile, []string{vae.InX}, encOut)
 	if err != nil {
 		return nil, err
 	}
 	defer enc.Destroy()
-	dec, err := load(trainer.DecoderFile, decIn, []string{graphs.OutRecon})
+	dec, err := load(trainer.DecoderFile, decIn, []string{vae.OutRecon})
 	if err != nil {
 		return nil, err
 	}
 	defer dec.Destroy()
 
-	S, L := vae.Size(), vae.Latent()
+	S, L := model.Options().Size, model.Options().Latent
 	n := len(maps)
 	res := &vaeOutputs{}
 	// Encode everything first (skips kept per map), then decode in batches.
@@ -122,7 +122,7 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 		for _, m := range maps[lo:hi] {
 			x = append(x, m...)
 		}
-		out, shapes, err := onnx.RunFloat32(enc, [][]float32{x}, [][]int64{{int64(hi - lo), graphs.Channels, S, S}})
+		out, shapes, err := onnx.RunFloat32(enc, [][]float32{x}, [][]int64{{int64(hi - lo), preprocess.Channels, S, S}})
 		if err != nil {
 			return nil, fmt.Errorf("encoder: %w", err)
 		}
@@ -145,8 +145,8 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 			for i := lo; i < hi; i++ {
 				in[0] = append(in[0], mus[i]...)
 			}
-			for s, sh := range vae.SkipShapes() {
-				if !vae.Skips() {
+			for s, sh := range model.SkipShapes() {
+				if !model.Options().Skips {
 					break
 				}
 				var buf []float32
@@ -160,7 +160,7 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 			if err != nil {
 				return nil, fmt.Errorf("decoder: %w", err)
 			}
-			per := int(graphs.Channels * S * S)
+			per := int(preprocess.Channels * S * S)
 			for i := 0; i < hi-lo; i++ {
 				recs = append(recs, out[0][i*per:(i+1)*per])
 			}
@@ -170,9 +170,9 @@ func runVAE(cfg configs.Config, run string, maps [][]float32) (*vaeOutputs, erro
 	if res.Recon, err = decode(func(i, s int) []float32 { return skips[i][s] }); err != nil {
 		return nil, err
 	}
-	if vae.Skips() {
+	if model.Options().Skips {
 		zeros := make([][]float32, 4)
-		for s, sh := range vae.SkipShapes() {
+		for s, sh := range model.SkipShapes() {
 			zeros[s] = make([]float32, numel(sh))
 		}
 		if res.Zero, err = decode(func(_, s int) []float32 { return zeros[s] }); err != nil {

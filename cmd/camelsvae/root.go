@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
@@ -200,7 +199,7 @@ func yamlValue(v any) string {
 }
 
 // ownEnv are the program's (and its tests') CAMELSVAE_* variables that are not config keys.
-var ownEnv = []string{onnx.EnvLibrary, graphs.EnvDump, "CAMELSVAE_TEST_PROVIDER", "CAMELSVAE_FAULT",
+var ownEnv = []string{onnx.EnvLibrary, "CAMELSVAE_DUMP_GRAPHS", "CAMELSVAE_TEST_PROVIDER", "CAMELSVAE_FAULT",
 	"CAMELSVAE_TEST_MAIN", "CAMELSVAE_EXPECT_CUDA", "CAMELSVAE_PROFILE"}
 
 // envNames maps each config key's variable (CAMELSVAE_TRAIN_BATCH) to its key (train.batch).

@@ -1,4 +1,4 @@
-package graphs
+package vae
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/graphs"
 )
 
 // Names of the artifacts' non-parameter inputs and outputs. Scalars cross the graph
@@ -43,20 +44,9 @@ const (
 func SkipName(i int) string { return fmt.Sprintf("h%d", i) }
 
 // Artifact is one serialised model with its input and output names in order.
-type Artifact struct {
-	Name    string // file name, e.g. train_step.onnx
-	Model   []byte
-	Inputs  []string
-	Outputs []string
-}
+type Artifact = graphs.Artifact
 
-func finish(name string, g *Graph) (Artifact, error) {
-	b, err := g.Model()
-	if err != nil {
-		return Artifact{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return Artifact{Name: name, Model: b, Inputs: g.InputNames(), Outputs: g.OutputNames()}, nil
-}
+func finish(name string, g *graphs.Graph) (Artifact, error) { return g.Artifact(name) }
 
 // TrainStep builds train_step.onnx for a static batch size: inputs are every parameter (by
 // name, in Params order), x [batch,3,S,S], eps [batch,L] and kl_weight [1]; outputs loss,
@@ -65,7 +55,7 @@ func finish(name string, g *Graph) (Artifact, error) {
 // short last batch builds a second TrainStep for that size (or drops it).
 func (v *VAE) TrainStep(batch int) (Artifact, error) {
 	if batch <= 0 {
-		panic(fmt.Sprintf("graphs: TrainStep batch must be > 0, got %d", batch))
+		panic(fmt.Sprintf("vae: TrainStep batch must be > 0, got %d", batch))
 	}
 	g := v.newGraph("train_step")
 	l, _, grads, err := v.trainGraph(g, v.inputParams(g), int64(batch))
@@ -81,9 +71,9 @@ func (v *VAE) TrainStep(batch int) (Artifact, error) {
 
 // trainGraph adds x, eps and kl_weight, the forward pass with z = mu + exp(logvar/2)·eps, the
 // losses, and the gradients of the total with respect to p (returned in Params order with p).
-func (v *VAE) trainGraph(g *Graph, p paramValues, b int64) (Losses, []*Value, []*Value, error) {
-	x := g.Input(InX, b, Channels, v.size, v.size)
-	eps := g.Input(InEps, b, v.latent)
+func (v *VAE) trainGraph(g *graphs.Graph, p paramValues, b int64) (Losses, []*graphs.Value, []*graphs.Value, error) {
+	x := g.Input(InX, b, v.o.Channels, v.o.Size, v.o.Size)
+	eps := g.Input(InEps, b, v.o.Latent)
 	klw := g.Input(InKLWeight, 1)
 	mu, logvar, h := v.encode(g, p, x)
 	old := g.Scope("reparam")
@@ -91,7 +81,7 @@ func (v *VAE) trainGraph(g *Graph, p paramValues, b int64) (Losses, []*Value, []
 	g.Scope(old)
 	recon := v.decode(g, p, z, h)
 	l := v.losses(g, x, recon, mu, logvar, klw)
-	wrt := make([]*Value, len(v.specs))
+	wrt := make([]*graphs.Value, len(v.specs))
 	for i, s := range v.specs {
 		wrt[i] = p[s.Name]
 	}
@@ -100,13 +90,13 @@ func (v *VAE) trainGraph(g *Graph, p paramValues, b int64) (Losses, []*Value, []
 }
 
 // newGraph starts a graph lowered for the provider the config runs on.
-func (v *VAE) newGraph(name string) *Graph {
-	g := NewGraph(name)
-	g.Target = v.target
+func (v *VAE) newGraph(name string) *graphs.Graph {
+	g := graphs.NewGraph(name)
+	g.Target = v.o.Target
 	return g
 }
 
-func (v *VAE) lossOutputs(g *Graph, l Losses) {
+func (v *VAE) lossOutputs(g *graphs.Graph, l Losses) {
 	g.Output(OutLoss, l.Total)
 	g.Output(OutMSE, l.MSE)
 	g.Output(OutSSIM, l.SSIM)
@@ -123,7 +113,7 @@ func (v *VAE) EvalStep(batch int) (Artifact, error) {
 	}
 	g := v.newGraph("eval_step")
 	p := v.inputParams(g)
-	x := g.Input(InX, b, Channels, v.size, v.size)
+	x := g.Input(InX, b, v.o.Channels, v.o.Size, v.o.Size)
 	klw := g.Input(InKLWeight, 1)
 	mu, logvar, h := v.encode(g, p, x)
 	recon := v.decode(g, p, mu, h)
@@ -146,7 +136,7 @@ func (v *VAE) EvalStep(batch int) (Artifact, error) {
 func (v *VAE) Optimizer() (Artifact, error) {
 	g := v.newGraph("optimizer")
 	n := len(v.specs)
-	ps, gs := make([]*Value, n), make([]*Value, n)
+	ps, gs := make([]*graphs.Value, n), make([]*graphs.Value, n)
 	for i, s := range v.specs {
 		ps[i] = g.Input(s.Name, s.Shape...)
 	}
@@ -159,7 +149,7 @@ func (v *VAE) Optimizer() (Artifact, error) {
 }
 
 // momentInputs adds the inputs m.<name> then v.<name>, each group in Params order.
-func (v *VAE) momentInputs(g *Graph) (ms, vs []*Value) {
+func (v *VAE) momentInputs(g *graphs.Graph) (ms, vs []*graphs.Value) {
 	for _, s := range v.specs {
 		ms = append(ms, g.Input(MPrefix+s.Name, s.Shape...))
 	}
@@ -170,9 +160,9 @@ func (v *VAE) momentInputs(g *Graph) (ms, vs []*Value) {
 }
 
 // adam adds one Adam step and the outputs new.<name>, new_m.<name>, new_v.<name>.
-func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
+func (v *VAE) adam(g *graphs.Graph, ps, gs, ms, vs []*graphs.Value, step, lr *graphs.Value) {
 	n := len(v.specs)
-	b1, b2 := float32(v.train.Beta1), float32(v.train.Beta2)
+	b1, b2 := float32(v.o.Adam.Beta1), float32(v.o.Adam.Beta2)
 	old := g.Scope("adam")
 	defer g.Scope(old)
 	one := g.Scalar(1)
@@ -181,14 +171,14 @@ func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
 	// torch's p - lr/bc1 * m / (sqrt(v)/bc2 + eps), with bc2 moved to the scalars:
 	// p - (lr*bc2/bc1) * m / (sqrt(v) + eps*bc2), one pass over the tensors fewer.
 	stepSize := g.Div(g.Mul(lr, bc2), bc1)
-	eps := g.Mul(g.Scalar(float32(v.train.Eps)), bc2)
-	np, nm, nv := make([]*Value, n), make([]*Value, n), make([]*Value, n)
+	eps := g.Mul(g.Scalar(float32(v.o.Adam.Eps)), bc2)
+	np, nm, nv := make([]*graphs.Value, n), make([]*graphs.Value, n), make([]*graphs.Value, n)
 	for i, s := range v.specs {
 		g.Scope("adam." + s.Name)
 		// torch: m.mul_(b1).add_(g, alpha=1-b1); v.mul_(b2).addcmul_(g, g, value=1-b2), with
 		// 1-b computed in float64 as Python does.
-		nm[i] = g.Add(g.Mul(ms[i], g.Scalar(b1)), g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta1))))
-		nv[i] = g.Add(g.Mul(vs[i], g.Scalar(b2)), g.Mul(g.Mul(gs[i], g.Scalar(float32(1-v.train.Beta2))), gs[i]))
+		nm[i] = g.Add(g.Mul(ms[i], g.Scalar(b1)), g.Mul(gs[i], g.Scalar(float32(1-v.o.Adam.Beta1))))
+		nv[i] = g.Add(g.Mul(vs[i], g.Scalar(b2)), g.Mul(g.Mul(gs[i], g.Scalar(float32(1-v.o.Adam.Beta2))), gs[i]))
 		denom := g.Add(g.Sqrt(nv[i]), eps)
 		np[i] = g.Sub(ps[i], g.Div(g.Mul(nm[i], stepSize), denom))
 	}
@@ -211,7 +201,7 @@ func (v *VAE) adam(g *Graph, ps, gs, ms, vs []*Value, step, lr *Value) {
 // mse, ssim, kl, then new.<name>, new_m.<name>, new_v.<name> as Optimizer's.
 func (v *VAE) FusedStep(batch int) (Artifact, error) {
 	if batch <= 0 {
-		panic(fmt.Sprintf("graphs: FusedStep batch must be > 0, got %d", batch))
+		panic(fmt.Sprintf("vae: FusedStep batch must be > 0, got %d", batch))
 	}
 	g := v.newGraph("step")
 	p := v.inputParams(g)
@@ -231,11 +221,11 @@ func (v *VAE) FusedStep(batch int) (Artifact, error) {
 func (v *VAE) Encoder(params [][]float32, meta map[string]string) (Artifact, error) {
 	g := v.newGraph("encoder")
 	p := v.bakedParams(g, params)
-	x := g.Input(InX, -1, Channels, v.size, v.size)
+	x := g.Input(InX, -1, v.o.Channels, v.o.Size, v.o.Size)
 	mu, logvar, h := v.encode(g, p, x)
 	g.Output(OutMu, mu)
 	g.Output(OutLogvar, logvar)
-	if v.skips {
+	if v.o.Skips {
 		for i, hv := range h {
 			g.Output(SkipName(i+1), hv)
 		}
@@ -249,9 +239,9 @@ func (v *VAE) Encoder(params [][]float32, meta map[string]string) (Artifact, err
 func (v *VAE) Decoder(params [][]float32, meta map[string]string) (Artifact, error) {
 	g := v.newGraph("decoder")
 	p := v.bakedParams(g, params)
-	z := g.Input(InZ, -1, v.latent)
-	var h []*Value
-	if v.skips {
+	z := g.Input(InZ, -1, v.o.Latent)
+	var h []*graphs.Value
+	if v.o.Skips {
 		for i, s := range v.SkipShapes() {
 			h = append(h, g.Input(SkipName(i+1), append([]int64{-1}, s...)...))
 		}
@@ -261,13 +251,13 @@ func (v *VAE) Decoder(params [][]float32, meta map[string]string) (Artifact, err
 	return finish("decoder.onnx", g)
 }
 
-func (v *VAE) meta(g *Graph, meta map[string]string) {
+func (v *VAE) meta(g *graphs.Graph, meta map[string]string) {
 	for k, val := range meta {
 		g.Meta[k] = val
 	}
-	g.Meta["camelsvae.size"] = fmt.Sprint(v.size)
-	g.Meta["camelsvae.latent"] = fmt.Sprint(v.latent)
-	g.Meta["camelsvae.skips"] = fmt.Sprint(v.skips)
+	g.Meta["camelsvae.size"] = fmt.Sprint(v.o.Size)
+	g.Meta["camelsvae.latent"] = fmt.Sprint(v.o.Latent)
+	g.Meta["camelsvae.skips"] = fmt.Sprint(v.o.Skips)
 }
 
 // Artifacts builds all six artifacts: train_step (static batch), eval_step (dynamic batch),
@@ -301,12 +291,12 @@ func (v *VAE) WriteArtifacts(dir string, batch int, params [][]float32, meta map
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("graphs: %w", err)
+		return nil, fmt.Errorf("vae: %w", err)
 	}
 	var names []string
 	for _, a := range arts {
 		if err := formats.WriteFile(filepath.Join(dir, a.Name), a.Model); err != nil {
-			return nil, fmt.Errorf("graphs: %w", err)
+			return nil, fmt.Errorf("vae: %w", err)
 		}
 		names = append(names, a.Name)
 	}

@@ -1,4 +1,4 @@
-package graphs
+package vae
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			cfg := configs.Default()
 			cfg.Data.Size = c.size
 			cfg.Model.WidthMult = c.width
-			v, err := New(cfg)
+			v, err := FromConfig(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package graphs
+package vae
 
 import (
 	"math/rand/v2"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
 
 // stepper runs train_step then optimizer on tensors over Go memory, ping-ponging the
@@ -34,8 +35,8 @@ func newStepper(t testing.TB, v *VAE, batch int) *stepper {
 		t.Fatal(err)
 	}
 	st := &stepper{n: len(v.Params()), stepBuf: []float32{0}, lr: []float32{3e-4}}
-	st.train = newSession(t, ts.Name, ts.Model, ts.Inputs, ts.Outputs)
-	st.opt = newSession(t, op.Name, op.Model, op.Inputs, op.Outputs)
+	st.train = onnxtest.Session(t, ts.Name, ts.Model, ts.Inputs, ts.Outputs)
+	st.opt = onnxtest.Session(t, op.Name, op.Model, op.Inputs, op.Outputs)
 	mk := func(shape []int64, data []float32) onnx.Value {
 		tt, err := onnx.NewTensor(shape, data)
 		if err != nil {
@@ -65,8 +66,8 @@ func newStepper(t testing.TB, v *VAE, batch int) *stepper {
 	}
 	r := rand.New(rand.NewPCG(1, 1))
 	b := int64(batch)
-	x := mk([]int64{b, 3, v.size, v.size}, randSlice(r, b*3*v.size*v.size, -1, 1))
-	eps := mk([]int64{b, v.latent}, randSlice(r, b*v.latent, -1, 1))
+	x := mk([]int64{b, 3, v.o.Size, v.o.Size}, onnxtest.Rand(r, b*3*v.o.Size*v.o.Size, -1, 1))
+	eps := mk([]int64{b, v.o.Latent}, onnxtest.Rand(r, b*v.o.Latent, -1, 1))
 	klw := mk([]int64{1}, []float32{0.1})
 	for i := range st.losses {
 		st.losses[i] = make([]float32, 1)
@@ -105,7 +106,7 @@ func TestFullSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size artifacts take about a minute")
 	}
-	v, err := New(configs.Default())
+	v, err := FromConfig(configs.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,17 +115,17 @@ func TestFullSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSession(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs)
+	onnxtest.Session(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs)
 	dec, err := v.Decoder(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSession(t, dec.Name, dec.Model, dec.Inputs, dec.Outputs)
+	onnxtest.Session(t, dec.Name, dec.Model, dec.Inputs, dec.Outputs)
 	ev, err := v.EvalStep(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSession(t, ev.Name, ev.Model, ev.Inputs, ev.Outputs)
+	onnxtest.Session(t, ev.Name, ev.Model, ev.Inputs, ev.Outputs)
 	st := newStepper(t, v, 2)
 	l1 := st.step(t)
 	l2 := st.step(t)

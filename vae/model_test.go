@@ -1,17 +1,19 @@
-package graphs
+package vae
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
 
 // TestParamCount pins the study's model: 19 learnable layers, 32,366,403 parameters at the
 // default size (encoder 19,565,536; decoder 12,800,867), counted by hand from DESIGN.md.
 func TestParamCount(t *testing.T) {
-	v, err := New(configs.Default())
+	v, err := FromConfig(configs.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestParamCount(t *testing.T) {
 	}
 }
 
-// TestInitBounds checks PyTorch's default bounds: |w| <= 1/sqrt(fan_in), where a
+// TestInitBounds checks PyTorch's default bounds: |w| <= 1/math.Sqrt(fan_in), where a
 // ConvTranspose's fan_in is weight.size(1)*k*k, and that the draw fills the range.
 func TestInitBounds(t *testing.T) {
 	v := smallVAE(t, true)
@@ -45,10 +47,10 @@ func TestInitBounds(t *testing.T) {
 		for _, d := range w[2:] {
 			fan *= d
 		}
-		bound := 1 / sqrt(float64(fan))
+		bound := 1 / math.Sqrt(float64(fan))
 		var hi float64
 		for _, x := range ps[i] {
-			hi = max(hi, abs(float64(x)))
+			hi = max(hi, math.Abs(float64(x)))
 		}
 		if hi > bound || (len(ps[i]) > 50 && hi < 0.9*bound) {
 			t.Errorf("%s: max |w| %g, bound %g", s.Name, hi, bound)
@@ -81,7 +83,7 @@ func smallCfg(skips bool) configs.Config {
 }
 
 func smallVAE(t testing.TB, skips bool) *VAE {
-	v, err := New(smallCfg(skips))
+	v, err := FromConfig(smallCfg(skips))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,28 +123,28 @@ func TestSmallArtifactsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(1, 2))
-		x := randSlice(r, 3*3*32*32, -1, 1)
+		x := onnxtest.Rand(r, 3*3*32*32, -1, 1)
 		// eval_step with a dynamic batch of 3
 		ev := arts[1]
-		s := newSession(t, ev.Name, ev.Model, ev.Inputs, ev.Outputs)
+		s := onnxtest.Session(t, ev.Name, ev.Model, ev.Inputs, ev.Outputs)
 		in := append(append([][]float32{}, p...), x, []float32{0.1})
 		var shapes [][]int64
 		for _, ps := range v.Params() {
 			shapes = append(shapes, ps.Shape)
 		}
 		shapes = append(shapes, []int64{3, 3, 32, 32}, []int64{1})
-		out := runSession(t, s, in, shapes)
+		out := onnxtest.Run(t, s, in, shapes)
 		if len(out[4]) != 3*3*32*32 || len(out[5]) != 3*8 {
 			t.Fatalf("eval_step outputs have %d and %d values", len(out[4]), len(out[5]))
 		}
 		enc := arts[3]
-		es := newSession(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs)
-		eo := runSession(t, es, [][]float32{x}, [][]int64{{3, 3, 32, 32}})
-		if e := relErr(eo[0], out[5], 1e-6); e > 1e-5 {
+		es := onnxtest.Session(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs)
+		eo := onnxtest.Run(t, es, [][]float32{x}, [][]int64{{3, 3, 32, 32}})
+		if e := onnxtest.RelErr(eo[0], out[5], 1e-6); e > 1e-5 {
 			t.Errorf("skips=%v: encoder mu differs from eval_step mu by %g", skips, e)
 		}
 		dec := arts[4]
-		ds := newSession(t, dec.Name, dec.Model, dec.Inputs, dec.Outputs)
+		ds := onnxtest.Session(t, dec.Name, dec.Model, dec.Inputs, dec.Outputs)
 		din := [][]float32{eo[0]}
 		dsh := [][]int64{{3, 8}}
 		if skips {
@@ -151,8 +153,8 @@ func TestSmallArtifactsRun(t *testing.T) {
 				dsh = append(dsh, append([]int64{3}, sh...))
 			}
 		}
-		do := runSession(t, ds, din, dsh)
-		if e := relErr(do[0], out[4], 1e-6); e > 1e-5 {
+		do := onnxtest.Run(t, ds, din, dsh)
+		if e := onnxtest.RelErr(do[0], out[4], 1e-6); e > 1e-5 {
 			t.Errorf("skips=%v: decoder(encoder(x)) differs from eval_step recon by %g", skips, e)
 		}
 	}

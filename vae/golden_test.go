@@ -1,4 +1,4 @@
-package graphs
+package vae
 
 import (
 	"encoding/binary"
@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/camelsvae/camelsvae/graphs"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.bin with /usr/bin/python3 testdata/make_golden.py")
 
-const goldenPath = "testdata/golden.bin"
+const goldenPath = "../graphs/testdata/golden.bin"
 
 // record is one named float32 array of the golden file.
 type record struct {
@@ -85,7 +88,7 @@ func goldenInputs(v *VAE) []record {
 		recs = append(recs, record{s.Name, s.Shape, p})
 	}
 	r := rand.New(rand.NewPCG(2024, 1))
-	x := randSlice(r, 2*3*32*32, -1, 1)
+	x := onnxtest.Rand(r, 2*3*32*32, -1, 1)
 	eps := make([]float32, 2*8)
 	for i := range eps {
 		eps[i] = float32(r.NormFloat64())
@@ -108,7 +111,7 @@ func loadGolden(t *testing.T) map[string]record {
 		if err := writeRecords(in, goldenInputs(smallVAE(t, true))); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("/usr/bin/python3", "testdata/make_golden.py", in, goldenPath)
+		cmd := exec.Command("/usr/bin/python3", "../graphs/testdata/make_golden.py", in, goldenPath)
 		out, err := cmd.CombinedOutput()
 		t.Logf("make_golden.py: %s", out)
 		if err != nil {
@@ -131,7 +134,7 @@ func TestGoldenPyTorch(t *testing.T) {
 	gold := loadGolden(t)
 	cfg := smallCfg(true)
 	cfg.Loss.FreeBits = float64(gold["free_bits"].data[0])
-	v, err := New(cfg)
+	v, err := FromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +142,7 @@ func TestGoldenPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSession(t, art.Name, art.Model, art.Inputs, art.Outputs)
+	s := onnxtest.Session(t, art.Name, art.Model, art.Inputs, art.Outputs)
 	var in [][]float32
 	var shapes [][]int64
 	for _, name := range art.Inputs {
@@ -150,14 +153,14 @@ func TestGoldenPyTorch(t *testing.T) {
 		in = append(in, r.data)
 		shapes = append(shapes, r.shape)
 	}
-	out := runSession(t, s, in, shapes)
+	out := onnxtest.Run(t, s, in, shapes)
 	var worst float64
 	for i, name := range art.Outputs {
 		want := gold[name]
 		if len(want.data) != len(out[i]) {
 			t.Fatalf("%s: %d values, golden has %d", name, len(out[i]), len(want.data))
 		}
-		e := relErr(out[i], want.data, 1e-12)
+		e := onnxtest.RelErr(out[i], want.data, 1e-12)
 		if e > 1e-4 {
 			t.Errorf("%s: relative error %.3g > 1e-4", name, e)
 		}
@@ -194,7 +197,7 @@ func TestGoldenAdam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSession(t, art.Name, art.Model, art.Inputs, art.Outputs)
+	s := onnxtest.Session(t, art.Name, art.Model, art.Inputs, art.Outputs)
 	specs := v.Params()
 	n := len(specs)
 	p0 := make([][]float32, n)
@@ -224,19 +227,19 @@ func TestGoldenAdam(t *testing.T) {
 		}
 		in := append(append(append(append([][]float32{}, p...), grads...), m...), vv...)
 		in = append(in, []float32{float32(step + 1)}, []float32{1e-3})
-		out := runSession(t, s, in, shapes)
+		out := onnxtest.Run(t, s, in, shapes)
 		p, m, vv = out[:n], out[n:2*n], out[2*n:]
 	}
 	for i, sp := range specs {
 		want := gold["adam."+sp.Name].data
-		if e := relErr(p[i], want, 1e-12); e > 1e-5 {
+		if e := onnxtest.RelErr(p[i], want, 1e-12); e > 1e-5 {
 			t.Errorf("%s: relative error %.3g > 1e-5", sp.Name, e)
 		}
 		dg, dw := make([]float32, len(want)), make([]float32, len(want))
 		for k := range want {
 			dg[k], dw[k] = p[i][k]-p0[i][k], want[k]-p0[i][k]
 		}
-		if e := relErr(dg, dw, 1e-12); e > 1e-3 {
+		if e := onnxtest.RelErr(dg, dw, 1e-12); e > 1e-3 {
 			t.Errorf("%s: displacement relative error %.3g > 1e-3", sp.Name, e)
 		}
 	}
@@ -247,12 +250,16 @@ func TestGoldenAdam(t *testing.T) {
 func TestSSIMScikitImage(t *testing.T) {
 	gold := loadGolden(t)
 	v := smallVAE(t, true)
-	g := NewGraph("ssim")
+	g := graphs.NewGraph("ssim")
 	a := g.Input("a", 2, 3, 32, 32)
 	b := g.Input("b", 2, 3, 32, 32)
 	g.Output("ssim", v.ssim(g, a, b))
-	s := graphSession(t, g)
-	out := runSession(t, s, [][]float32{gold["ssim.a"].data, gold["ssim.b"].data}, inputShapes(g))
+	art, err := g.Artifact("ssim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := onnxtest.Session(t, art.Name, art.Model, art.Inputs, art.Outputs)
+	out := onnxtest.Run(t, s, [][]float32{gold["ssim.a"].data, gold["ssim.b"].data}, [][]int64{{2, 3, 32, 32}, {2, 3, 32, 32}})
 	want := float64(gold["ssim.ab.skimage"].data[0])
 	if d := math.Abs(float64(out[0][0]) - want); d > 1e-5 || want < 0.3 {
 		t.Errorf("ssim %g, scikit-image %g", out[0][0], want)

@@ -1,32 +1,14 @@
-package graphs
+package vae
 
 import (
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/onnx"
-	"github.com/camelsvae/camelsvae/onnx/onnxpb"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
-
-// EnvTestProvider names an accelerated provider (webgpu, cuda) to check against the CPU;
-// `make test` sets it to webgpu with SwiftShader's Vulkan driver on the library path.
-const EnvTestProvider = "CAMELSVAE_TEST_PROVIDER"
-
-// testProvider is the provider under test, or skips when none is set.
-func testProvider(t *testing.T) configs.Runtime {
-	t.Helper()
-	p := os.Getenv(EnvTestProvider)
-	if p == "" {
-		t.Skipf("set %s=webgpu (make test does, over SwiftShader) to compare a GPU provider with the CPU", EnvTestProvider)
-	}
-	setupORT(t)
-	rt := configs.Default().Runtime
-	rt.Provider = p
-	return rt
-}
 
 // runOn runs an artifact once on rt (a plain session) with the given inputs.
 func runOn(t *testing.T, a Artifact, rt configs.Runtime, in [][]float32, shapes [][]int64) [][]float32 {
@@ -36,7 +18,7 @@ func runOn(t *testing.T, a Artifact, rt configs.Runtime, in [][]float32, shapes 
 		t.Fatalf("%s on %s: %v", a.Name, rt.Provider, err)
 	}
 	defer s.Destroy()
-	return runSession(t, s, in, shapes)
+	return onnxtest.Run(t, s, in, shapes)
 }
 
 // TestProviderMatchesCPU runs every artifact of the reduced model (the fused step included) on
@@ -44,22 +26,22 @@ func runOn(t *testing.T, a Artifact, rt configs.Runtime, in [][]float32, shapes 
 // within 1e-4 norm-wise relative error, and every node of the GPU graphs ran on the GPU
 // provider.
 func TestProviderMatchesCPU(t *testing.T) {
-	rt := testProvider(t)
+	rt := onnxtest.Provider(t)
 	cpuCfg, gpuCfg := smallCfg(true), smallCfg(true)
 	gpuCfg.Runtime.Provider = rt.Provider
-	cpuV, err := New(cpuCfg)
+	cpuV, err := FromConfig(cpuCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gpuV, err := New(gpuCfg)
+	gpuV, err := FromConfig(gpuCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const batch = 2
 	r := rand.New(rand.NewPCG(5, 5))
 	params := cpuV.InitParams(3)
-	x := randSlice(r, batch*3*32*32, -1, 1)
-	eps := randSlice(r, batch*8, -1, 1)
+	x := onnxtest.Rand(r, batch*3*32*32, -1, 1)
+	eps := onnxtest.Rand(r, batch*8, -1, 1)
 	var pShapes [][]int64
 	for _, s := range cpuV.Params() {
 		pShapes = append(pShapes, s.Shape)
@@ -67,7 +49,7 @@ func TestProviderMatchesCPU(t *testing.T) {
 	moments := func(scale float64) [][]float32 {
 		var out [][]float32
 		for _, p := range params {
-			out = append(out, randSlice(r, int64(len(p)), 0, scale))
+			out = append(out, onnxtest.Rand(r, int64(len(p)), 0, scale))
 		}
 		return out
 	}
@@ -129,7 +111,7 @@ func TestProviderMatchesCPU(t *testing.T) {
 			got := runOn(t, ga, rt, c.in, c.shapes)
 			var worst float64
 			for i, name := range ga.Outputs {
-				e := relErr(got[i], want[i], 1e-12)
+				e := onnxtest.RelErr(got[i], want[i], 1e-12)
 				if e > 1e-4 {
 					t.Errorf("%s: %s differs from the CPU's by %.3g (> 1e-4)", ga.Name, name, e)
 				}
@@ -151,16 +133,16 @@ func TestProviderMatchesCPU(t *testing.T) {
 // MatMuls, Sums as Adds, plain ConvTransposes) on the CPU provider against the CPU lowering,
 // at 256x256 so that every split of the GPU weight gradient is used: within 1e-5.
 func TestGPULoweringOnCPU(t *testing.T) {
-	setupORT(t)
+	onnxtest.Setup(t)
 	cfg := smallCfg(true)
 	cfg.Data.Size = 256
 	gcfg := cfg
 	gcfg.Runtime.Provider = "webgpu"
-	cv, err := New(cfg)
+	cv, err := FromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gv, err := New(gcfg)
+	gv, err := FromConfig(gcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,74 +161,18 @@ func TestGPULoweringOnCPU(t *testing.T) {
 	for _, s := range cv.Params() {
 		shapes = append(shapes, s.Shape)
 	}
-	in = append(in, randSlice(r, batch*3*256*256, -1, 1), randSlice(r, batch*8, -1, 1), []float32{0.5})
+	in = append(in, onnxtest.Rand(r, batch*3*256*256, -1, 1), onnxtest.Rand(r, batch*8, -1, 1), []float32{0.5})
 	shapes = append(shapes, []int64{batch, 3, 256, 256}, []int64{batch, 8}, []int64{1})
 	rt := configs.Default().Runtime
 	want := runOn(t, ca, rt, in, shapes)
 	got := runOn(t, ga, rt, in, shapes)
 	var worst float64
 	for i, name := range ga.Outputs {
-		e := relErr(got[i], want[i], 1e-12)
+		e := onnxtest.RelErr(got[i], want[i], 1e-12)
 		if e > 1e-5 {
 			t.Errorf("%s differs by %.3g", name, e)
 		}
 		worst = max(worst, e)
 	}
 	t.Logf("worst relative difference over %d outputs: %.3g", len(ga.Outputs), worst)
-}
-
-// TestSplitGemm: a Gemm with a long inner dimension, lowered for a GPU into a split-K batched
-// MatMul and a ReduceSum, equals the plain Gemm for every transpose choice, with and without
-// the bias term.
-func TestSplitGemm(t *testing.T) {
-	setupORT(t)
-	r := rand.New(rand.NewPCG(3, 4))
-	const m, k, n = 6, 8192, 5
-	for _, ta := range []bool{false, true} {
-		for _, tb := range []bool{false, true} {
-			for _, bias := range []bool{false, true} {
-				var outs [2][]float32
-				as, bs := []int64{m, k}, []int64{k, n}
-				if ta {
-					as = []int64{k, m}
-				}
-				if tb {
-					bs = []int64{n, k}
-				}
-				av, bv, cv := randSlice(r, m*k, -1, 1), randSlice(r, k*n, -1, 1), randSlice(r, n, -1, 1)
-				for i, target := range []Target{TargetCPU, TargetGPU} {
-					g := NewGraph("gemm")
-					g.Target = target
-					a, b := g.Input("a", as...), g.Input("b", bs...)
-					var c *Value
-					in, shapes := [][]float32{av, bv}, [][]int64{as, bs}
-					if bias {
-						c = g.Input("c", n)
-						in, shapes = append(in, cv), append(shapes, []int64{n})
-					}
-					g.Output("y", g.Gemm(a, b, c, ta, tb))
-					s := graphSession(t, g)
-					outs[i] = runSession(t, s, in, shapes)[0]
-					if target == TargetGPU {
-						m, _ := g.Proto()
-						if ops := opTypes(m.GetGraph().GetNode()); ops["Gemm"] != 0 || ops["MatMul"] != 1 {
-							t.Errorf("GPU lowering wrote %v", ops)
-						}
-					}
-				}
-				if e := relErr(outs[1], outs[0], 1e-12); e > 1e-5 {
-					t.Errorf("transA %v transB %v bias %v: split-K differs by %.3g", ta, tb, bias, e)
-				}
-			}
-		}
-	}
-}
-
-// opTypes counts the nodes of each op type.
-func opTypes(nodes []*onnxpb.NodeProto) map[string]int {
-	out := map[string]int{}
-	for _, n := range nodes {
-		out[n.GetOpType()]++
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package graphs
+package vae
 
 import (
 	"encoding/binary"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
 
 // cudaCore is the ONNX Runtime core that `make ort-cuda` fetches with the CUDA provider.
@@ -27,17 +28,17 @@ func TestCUDACoreMatches(t *testing.T) {
 			t.Skipf("%s is absent (make ort-cuda fetches it)", cudaCore)
 		}
 	}
-	setupORT(t)
+	onnxtest.Setup(t)
 	cfg := smallCfg(true)
-	v, err := New(cfg)
+	v, err := FromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const batch = 2
 	r := rand.New(rand.NewPCG(7, 7))
 	params := v.InitParams(3)
-	x := randSlice(r, batch*3*32*32, -1, 1)
-	eps := randSlice(r, batch*8, -1, 1)
+	x := onnxtest.Rand(r, batch*3*32*32, -1, 1)
+	eps := onnxtest.Rand(r, batch*8, -1, 1)
 	var in [][]float32
 	var shapes [][]int64
 	for i, s := range v.Params() {
@@ -51,9 +52,9 @@ func TestCUDACoreMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := runSession(t, newSession(t, ts.Name, ts.Model, ts.Inputs, ts.Outputs),
+	results := onnxtest.Run(t, onnxtest.Session(t, ts.Name, ts.Model, ts.Inputs, ts.Outputs),
 		append(in, x, eps, []float32{0.5}), append(shapes, []int64{batch, 3, 32, 32}, []int64{batch, 8}, []int64{1}))
-	results = append(results, runSession(t, newSession(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs),
+	results = append(results, onnxtest.Run(t, onnxtest.Session(t, enc.Name, enc.Model, enc.Inputs, enc.Outputs),
 		[][]float32{x}, [][]int64{{batch, 3, 32, 32}})...)
 	if out != "" {
 		// The child: write every output for the parent to compare.
@@ -93,7 +94,7 @@ func TestCUDACoreMatches(t *testing.T) {
 			got[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4+4*j:]))
 		}
 		b = b[4+4*n:]
-		if e := relErr(got, want, 1e-6); !(e <= 1e-5) {
+		if e := onnxtest.RelErr(got, want, 1e-6); !(e <= 1e-5) {
 			t.Errorf("output %d: relative difference %g between ONNX Runtime 1.29 and %s", i, e, onnx.ORTVersion)
 		}
 	}
