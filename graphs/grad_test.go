@@ -3,6 +3,7 @@ package graphs
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -196,5 +197,21 @@ func fdCheck(t *testing.T, c fdCase, seed uint64) {
 		if math.Abs(fd-ad) > tol || math.IsNaN(ad) {
 			t.Errorf("direction %d: autodiff %.6g, finite difference %.6g (|diff| %.3g > tol %.3g)", trial, ad, fd, math.Abs(fd-ad), tol)
 		}
+	}
+}
+
+// TestGradRefuses: a node on the gradient's path without a rule, or with several outputs, is
+// an error naming it, never a silently missing term.
+func TestGradRefuses(t *testing.T) {
+	g := NewGraph("split")
+	x := g.Input("x", 4)
+	parts := g.add("Split", []*Value{x}, []attr{aInt("axis", 0)}, nil, []int64{2}, []int64{2})
+	if _, err := g.Grad(g.Mean(parts[0]), []*Value{x}); err == nil || !strings.Contains(err.Error(), "2 outputs") {
+		t.Errorf("two outputs: %v", err)
+	}
+	g = NewGraph("pow")
+	x = g.Input("x", 4)
+	if _, err := g.Grad(g.Mean(g.Pow(x, g.Scalar(2))), []*Value{x}); err == nil || !strings.Contains(err.Error(), "no gradient rule for Pow") {
+		t.Errorf("no rule: %v", err)
 	}
 }

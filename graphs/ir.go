@@ -94,7 +94,7 @@ type attr struct {
 
 // Node is one ONNX operator application.
 type Node struct {
-	Op    string
+	Op    Op
 	Name  string
 	In    []*Value // nil entries are omitted optional inputs
 	Out   []*Value
@@ -201,11 +201,11 @@ func (g *Graph) Scope(s string) string {
 func (g *Graph) placeholder() *Value { return &Value{name: "<error>", shape: []int64{}} }
 
 // fail records the first error, naming the node that was being built.
-func (g *Graph) fail(op string, format string, args ...any) *Value {
+func (g *Graph) fail(op Op, format string, args ...any) *Value {
 	if g.err == nil {
-		where := op
+		where := string(op)
 		if g.scope != "" {
-			where = g.scope + "/" + op
+			where = g.scope + "/" + string(op)
 		}
 		g.err = fmt.Errorf("graphs: node %d %s: %s", len(g.nodes), where, fmt.Sprintf(format, args...))
 	}
@@ -302,15 +302,15 @@ func sameF32(a, b []float32) bool {
 }
 
 // add appends a node with the given inputs, attributes and output types/shapes.
-func (g *Graph) add(op string, in []*Value, attrs []attr, outTypes []DType, outShapes ...[]int64) []*Value {
+func (g *Graph) add(op Op, in []*Value, attrs []attr, outTypes []DType, outShapes ...[]int64) []*Value {
 	for _, v := range in {
 		if v != nil && v.name == "<error>" {
 			return []*Value{g.fail(op, "input comes from a failed node")}
 		}
 	}
-	base := op
+	base := string(op)
 	if g.scope != "" {
-		base = g.scope + "/" + op
+		base = g.scope + "/" + string(op)
 	}
 	n := &Node{Op: op, In: in, attrs: attrs}
 	n.Name = fmt.Sprintf("%s#%d", base, len(g.nodes)) // unique: the index is
@@ -347,7 +347,7 @@ func (g *Graph) Output(name string, v *Value) {
 	if v.input || v.init || v.node == nil || g.isOutput(v) {
 		old := g.scope
 		g.scope = ""
-		v = g.add("Identity", []*Value{v}, nil, []DType{v.dtype}, v.shape)[0]
+		v = g.add(OpIdentity, []*Value{v}, nil, []DType{v.dtype}, v.shape)[0]
 		g.scope = old
 	}
 	if name != v.name {
@@ -436,10 +436,10 @@ func (g *Graph) Proto() (*onnxpb.ModelProto, error) {
 	used := map[*Value]bool{}
 	var nodes []*Node
 	for _, n := range g.nodes {
-		nodes = append(nodes, g.lower(n)...)
+		nodes = append(nodes, g.lowering().lower(g, n)...)
 	}
 	for _, n := range live(nodes, g.outputs) {
-		np := &onnxpb.NodeProto{OpType: proto.String(n.Op), Name: proto.String(n.Name)}
+		np := &onnxpb.NodeProto{OpType: proto.String(string(n.Op)), Name: proto.String(n.Name)}
 		for _, v := range n.In {
 			if v == nil {
 				np.Input = append(np.Input, "")
@@ -527,70 +527,6 @@ func live(nodes []*Node, outputs []*Value) []*Node {
 		}
 	}
 	return out
-}
-
-// smallConvTranspose is the largest input height*width for which a ConvTranspose is written
-// as one GEMM over the whole batch plus Col2Im: ORT's ConvTranspose runs a thin GEMM per image
-// (2-4x slower at 2x2 and 4x4 inputs, even at 8x8, slower beyond).
-const smallConvTranspose = 16
-
-// lower returns the nodes that implement n in the written model: n itself; a narrow Conv or a
-// large strided ConvTranspose rewritten by lowerNarrowConv or lowerSubpixel; or, for an
-// ungrouped ConvTranspose of a small static input, Transpose, MatMul over the whole batch,
-// Transpose and Col2Im (plus the bias Add). The graph keeps the original node, so gradients
-// and shapes are unaffected.
-func (g *Graph) lower(n *Node) []*Node {
-	if g.Target == TargetGPU {
-		return g.lowerGPU(n)
-	}
-	if n.Op == "Conv" {
-		if nc := g.lowerNarrowConv(n); nc != nil {
-			return nc
-		}
-	}
-	if n.Op != "ConvTranspose" || n.attrInt("group", 1) != 1 {
-		return []*Node{n}
-	}
-	if sub := g.lowerSubpixel(n); sub != nil {
-		return sub
-	}
-	x, w, y := n.In[0], n.In[1], n.Out[0]
-	if x.Size() < 0 || x.shape[2]*x.shape[3] > smallConvTranspose {
-		return []*Node{n}
-	}
-	o := n.convOpts()
-	b, cin, hw := x.shape[0], x.shape[1], x.shape[2]*x.shape[3]
-	cols := w.shape[1] * w.shape[2] * w.shape[3]
-	l := &lowering{n: n}
-	step := l.add
-	xt := step("Transpose", []*Value{x}, []attr{aInts("perm", []int64{0, 2, 3, 1})}, b, x.shape[2], x.shape[3], cin)
-	xr := step("Reshape", []*Value{xt, g.ints(b*hw, cin)}, nil, b*hw, cin)
-	wr := step("Reshape", []*Value{w, g.ints(cin, cols)}, nil, cin, cols)
-	c := step("MatMul", []*Value{xr, wr}, nil, b*hw, cols)
-	c = step("Reshape", []*Value{c, g.ints(b, hw, cols)}, nil, b, hw, cols)
-	c = step("Transpose", []*Value{c}, []attr{aInts("perm", []int64{0, 2, 1})}, b, cols, hw)
-	attrs := []attr{aInts("dilations", o.Dilations[:]), aInts("pads", o.Pads[:]), aInts("strides", o.Strides[:])}
-	last := &Node{Op: "Col2Im", Name: n.Name + "/Col2Im", In: []*Value{c, g.ints(y.shape[2], y.shape[3]), g.ints(w.shape[2], w.shape[3])}, attrs: attrs, Out: []*Value{y}}
-	if len(n.In) > 2 && n.In[2] != nil {
-		last.Out = []*Value{{name: y.name + "/Col2Im", dtype: Float, shape: y.shape}}
-		l.out = append(l.out, last)
-		br := step("Reshape", []*Value{n.In[2], g.ints(1, y.shape[1], 1, 1)}, nil, 1, y.shape[1], 1, 1)
-		last = &Node{Op: "Add", Name: n.Name + "/Add", In: []*Value{last.Out[0], br}, Out: []*Value{y}}
-	}
-	return append(l.out, last)
-}
-
-// lowering collects the nodes written in place of n, each named after n and its first output.
-type lowering struct {
-	n   *Node
-	out []*Node
-}
-
-// add appends a node op(in) with attrs and one float output of the given shape.
-func (l *lowering) add(op string, in []*Value, attrs []attr, shape ...int64) *Value {
-	v := &Value{name: fmt.Sprintf("%s/%s%d", l.n.Out[0].name, op, len(l.out)), dtype: Float, shape: shape}
-	l.out = append(l.out, &Node{Op: op, Name: fmt.Sprintf("%s/%s%d", l.n.Name, op, len(l.out)), In: in, Out: []*Value{v}, attrs: attrs})
-	return v
 }
 
 // Artifact is one serialised model with its input and output names in order.

@@ -5,6 +5,47 @@ import (
 	"slices"
 )
 
+// Op is an ONNX operator type, as written in a node's op_type.
+type Op string
+
+// The operators this package writes. Each has a constructor below that infers its output
+// shape; those that gradients flow through have a vector-Jacobian rule in vjpRules.
+const (
+	OpAdd            Op = "Add"
+	OpCast           Op = "Cast"
+	OpCeil           Op = "Ceil"
+	OpClip           Op = "Clip"
+	OpCol2Im         Op = "Col2Im"
+	OpConcat         Op = "Concat"
+	OpConv           Op = "Conv"
+	OpConvTranspose  Op = "ConvTranspose"
+	OpDiv            Op = "Div"
+	OpExp            Op = "Exp"
+	OpExpand         Op = "Expand"
+	OpFlatten        Op = "Flatten"
+	OpGemm           Op = "Gemm"
+	OpGreater        Op = "Greater"
+	OpGreaterOrEqual Op = "GreaterOrEqual"
+	OpIdentity       Op = "Identity"
+	OpLeakyRelu      Op = "LeakyRelu"
+	OpLog            Op = "Log"
+	OpMatMul         Op = "MatMul"
+	OpMax            Op = "Max"
+	OpMul            Op = "Mul"
+	OpNeg            Op = "Neg"
+	OpPad            Op = "Pad"
+	OpPow            Op = "Pow"
+	OpReduceMean     Op = "ReduceMean"
+	OpReduceSum      Op = "ReduceSum"
+	OpReshape        Op = "Reshape"
+	OpSlice          Op = "Slice"
+	OpSqrt           Op = "Sqrt"
+	OpSub            Op = "Sub"
+	OpSum            Op = "Sum"
+	OpTranspose      Op = "Transpose"
+	OpWhere          Op = "Where"
+)
+
 // ConvOpts are the attributes of a 2-D Conv or ConvTranspose. Zero values mean stride 1,
 // no padding, dilation 1, one group, no output padding.
 type ConvOpts struct {
@@ -58,7 +99,7 @@ func (n *Node) convOpts() ConvOpts {
 	return o.norm()
 }
 
-func (g *Graph) check(op string, vs ...*Value) bool {
+func (g *Graph) check(op Op, vs ...*Value) bool {
 	if g.err != nil {
 		return false
 	}
@@ -70,81 +111,81 @@ func (g *Graph) check(op string, vs ...*Value) bool {
 	return true
 }
 
-func (g *Graph) one(op string, in []*Value, attrs []attr, shape []int64) *Value {
+func (g *Graph) one(op Op, in []*Value, attrs []attr, shape []int64) *Value {
 	return g.add(op, in, attrs, nil, shape)[0]
 }
 
 // Conv is a 2-D convolution of x [N,C,H,W] with w [M,C/group,kh,kw] and optional bias b [M].
 func (g *Graph) Conv(x, w, b *Value, o ConvOpts) *Value {
-	if !g.check("Conv", x, w) {
+	if !g.check(OpConv, x, w) {
 		return g.placeholder()
 	}
 	o = o.norm()
 	if x.Rank() != 4 || w.Rank() != 4 {
-		return g.fail("Conv", "want rank-4 x and w, got %v and %v", x.shape, w.shape)
+		return g.fail(OpConv, "want rank-4 x and w, got %v and %v", x.shape, w.shape)
 	}
 	if x.shape[1] != w.shape[1]*o.Group || w.shape[0]%o.Group != 0 {
-		return g.fail("Conv", "x %v has %d channels, weight %v with group %d wants %d", x.shape, x.shape[1], w.shape, o.Group, w.shape[1]*o.Group)
+		return g.fail(OpConv, "x %v has %d channels, weight %v with group %d wants %d", x.shape, x.shape[1], w.shape, o.Group, w.shape[1]*o.Group)
 	}
 	out := []int64{x.shape[0], w.shape[0], 0, 0}
 	for i := range 2 {
 		span := o.Dilations[i]*(w.shape[2+i]-1) + 1
 		in := x.shape[2+i] + o.Pads[i] + o.Pads[2+i]
 		if in < span {
-			return g.fail("Conv", "kernel %v (dilation %d) larger than padded input %v", w.shape, o.Dilations[i], x.shape)
+			return g.fail(OpConv, "kernel %v (dilation %d) larger than padded input %v", w.shape, o.Dilations[i], x.shape)
 		}
 		out[2+i] = (in-span)/o.Strides[i] + 1
 	}
 	in := []*Value{x, w}
 	if b != nil {
 		if b.Rank() != 1 || b.shape[0] != w.shape[0] {
-			return g.fail("Conv", "bias %v does not match weight %v", b.shape, w.shape)
+			return g.fail(OpConv, "bias %v does not match weight %v", b.shape, w.shape)
 		}
 		in = append(in, b)
 	}
-	return g.one("Conv", in, o.attrs(false), out)
+	return g.one(OpConv, in, o.attrs(false), out)
 }
 
 // ConvTranspose is a 2-D transposed convolution of x [N,C,H,W] with w [C,M/group,kh,kw].
 func (g *Graph) ConvTranspose(x, w, b *Value, o ConvOpts) *Value {
-	if !g.check("ConvTranspose", x, w) {
+	if !g.check(OpConvTranspose, x, w) {
 		return g.placeholder()
 	}
 	o = o.norm()
 	if x.Rank() != 4 || w.Rank() != 4 {
-		return g.fail("ConvTranspose", "want rank-4 x and w, got %v and %v", x.shape, w.shape)
+		return g.fail(OpConvTranspose, "want rank-4 x and w, got %v and %v", x.shape, w.shape)
 	}
 	if x.shape[1] != w.shape[0] || w.shape[0]%o.Group != 0 {
-		return g.fail("ConvTranspose", "x %v has %d channels, weight %v wants %d", x.shape, x.shape[1], w.shape, w.shape[0])
+		return g.fail(OpConvTranspose, "x %v has %d channels, weight %v wants %d", x.shape, x.shape[1], w.shape, w.shape[0])
 	}
 	out := []int64{x.shape[0], w.shape[1] * o.Group, 0, 0}
 	for i := range 2 {
 		if o.OutPad[i] >= o.Strides[i] && o.OutPad[i] >= o.Dilations[i] {
-			return g.fail("ConvTranspose", "output_padding %v must be smaller than stride or dilation", o.OutPad)
+			return g.fail(OpConvTranspose, "output_padding %v must be smaller than stride or dilation", o.OutPad)
 		}
 		out[2+i] = o.Strides[i]*(x.shape[2+i]-1) + o.OutPad[i] + o.Dilations[i]*(w.shape[2+i]-1) + 1 - o.Pads[i] - o.Pads[2+i]
 		if out[2+i] <= 0 {
-			return g.fail("ConvTranspose", "empty output for x %v, weight %v", x.shape, w.shape)
+			return g.fail(OpConvTranspose, "empty output for x %v, weight %v", x.shape, w.shape)
 		}
 	}
 	in := []*Value{x, w}
 	if b != nil {
 		if b.Rank() != 1 || b.shape[0] != out[1] {
-			return g.fail("ConvTranspose", "bias %v does not match %d output channels", b.shape, out[1])
+			return g.fail(OpConvTranspose, "bias %v does not match %d output channels", b.shape, out[1])
 		}
 		in = append(in, b)
 	}
-	return g.one("ConvTranspose", in, o.attrs(true), out)
+	return g.one(OpConvTranspose, in, o.attrs(true), out)
 }
 
 // Gemm is a @ b + c for 2-D a and b (each optionally transposed); c (may be nil) broadcasts
 // to the result.
 func (g *Graph) Gemm(a, b, c *Value, transA, transB bool) *Value {
-	if !g.check("Gemm", a, b) {
+	if !g.check(OpGemm, a, b) {
 		return g.placeholder()
 	}
 	if a.Rank() != 2 || b.Rank() != 2 {
-		return g.fail("Gemm", "want 2-D operands, got %v and %v", a.shape, b.shape)
+		return g.fail(OpGemm, "want 2-D operands, got %v and %v", a.shape, b.shape)
 	}
 	m, k := a.shape[0], a.shape[1]
 	if transA {
@@ -155,13 +196,13 @@ func (g *Graph) Gemm(a, b, c *Value, transA, transB bool) *Value {
 		k2, n = n, k2
 	}
 	if k != k2 && k >= 0 && k2 >= 0 {
-		return g.fail("Gemm", "inner dimensions differ: %v (transA %v) and %v (transB %v)", a.shape, transA, b.shape, transB)
+		return g.fail(OpGemm, "inner dimensions differ: %v (transA %v) and %v (transB %v)", a.shape, transA, b.shape, transB)
 	}
 	out := []int64{m, n}
 	in := []*Value{a, b}
 	if c != nil {
 		if _, err := broadcast(c.shape, out); err != nil || c.Rank() > 2 {
-			return g.fail("Gemm", "c %v does not broadcast to %v", c.shape, out)
+			return g.fail(OpGemm, "c %v does not broadcast to %v", c.shape, out)
 		}
 		in = append(in, c)
 	}
@@ -172,32 +213,32 @@ func (g *Graph) Gemm(a, b, c *Value, transA, transB bool) *Value {
 	if transB {
 		at = append(at, aInt("transB", 1))
 	}
-	return g.one("Gemm", in, at, out)
+	return g.one(OpGemm, in, at, out)
 }
 
 // MatMul is the 2-D matrix product a @ b.
 func (g *Graph) MatMul(a, b *Value) *Value {
-	if !g.check("MatMul", a, b) {
+	if !g.check(OpMatMul, a, b) {
 		return g.placeholder()
 	}
 	if a.Rank() != 2 || b.Rank() != 2 || a.shape[1] != b.shape[0] {
-		return g.fail("MatMul", "want [m,k] @ [k,n], got %v and %v", a.shape, b.shape)
+		return g.fail(OpMatMul, "want [m,k] @ [k,n], got %v and %v", a.shape, b.shape)
 	}
-	return g.one("MatMul", []*Value{a, b}, nil, []int64{a.shape[0], b.shape[1]})
+	return g.one(OpMatMul, []*Value{a, b}, nil, []int64{a.shape[0], b.shape[1]})
 }
 
 // BatchMatMul multiplies stacks of matrices: [..., m, k] @ [..., k, n] with equal leading
 // dimensions. It has no gradient rule: the gradients use it, the forward pass does not.
 func (g *Graph) BatchMatMul(a, b *Value) *Value {
-	if !g.check("MatMul", a, b) {
+	if !g.check(OpMatMul, a, b) {
 		return g.placeholder()
 	}
 	r := a.Rank()
 	if r < 3 || b.Rank() != r || !slices.Equal(a.shape[:r-2], b.shape[:r-2]) || a.shape[r-1] != b.shape[r-2] {
-		return g.fail("MatMul", "want [...,m,k] @ [...,k,n] with equal batch dimensions, got %v and %v", a.shape, b.shape)
+		return g.fail(OpMatMul, "want [...,m,k] @ [...,k,n] with equal batch dimensions, got %v and %v", a.shape, b.shape)
 	}
 	out := append(a.Shape()[:r-1], b.shape[r-1])
-	return g.one("MatMul", []*Value{a, b}, nil, out)
+	return g.one(OpMatMul, []*Value{a, b}, nil, out)
 }
 
 // broadcast returns the numpy broadcast of two shapes; -1 (symbolic) matches -1 or 1.
@@ -226,7 +267,7 @@ func broadcast(a, b []int64) ([]int64, error) {
 	return out, nil
 }
 
-func (g *Graph) binary(op string, a, b *Value) *Value {
+func (g *Graph) binary(op Op, a, b *Value) *Value {
 	if !g.check(op, a, b) {
 		return g.placeholder()
 	}
@@ -241,24 +282,24 @@ func (g *Graph) binary(op string, a, b *Value) *Value {
 }
 
 // Add, Sub, Mul, Div and Max are elementwise with numpy broadcasting.
-func (g *Graph) Add(a, b *Value) *Value { return g.binary("Add", a, b) }
+func (g *Graph) Add(a, b *Value) *Value { return g.binary(OpAdd, a, b) }
 
 // Sub is a - b.
-func (g *Graph) Sub(a, b *Value) *Value { return g.binary("Sub", a, b) }
+func (g *Graph) Sub(a, b *Value) *Value { return g.binary(OpSub, a, b) }
 
 // Mul is a * b.
-func (g *Graph) Mul(a, b *Value) *Value { return g.binary("Mul", a, b) }
+func (g *Graph) Mul(a, b *Value) *Value { return g.binary(OpMul, a, b) }
 
 // Div is a / b.
-func (g *Graph) Div(a, b *Value) *Value { return g.binary("Div", a, b) }
+func (g *Graph) Div(a, b *Value) *Value { return g.binary(OpDiv, a, b) }
 
 // Max is the elementwise maximum (the free-bits floor uses it with a constant).
-func (g *Graph) Max(a, b *Value) *Value { return g.binary("Max", a, b) }
+func (g *Graph) Max(a, b *Value) *Value { return g.binary(OpMax, a, b) }
 
 // Pow is a ** b (no gradient rule; used for Adam's bias correction).
-func (g *Graph) Pow(a, b *Value) *Value { return g.binary("Pow", a, b) }
+func (g *Graph) Pow(a, b *Value) *Value { return g.binary(OpPow, a, b) }
 
-func (g *Graph) compare(op string, a, b *Value) *Value {
+func (g *Graph) compare(op Op, a, b *Value) *Value {
 	if !g.check(op, a, b) {
 		return g.placeholder()
 	}
@@ -271,37 +312,37 @@ func (g *Graph) compare(op string, a, b *Value) *Value {
 
 // Cast converts x to element type to (no gradient rule: the backward pass uses it on masks).
 func (g *Graph) Cast(x *Value, to DType) *Value {
-	if !g.check("Cast", x) {
+	if !g.check(OpCast, x) {
 		return g.placeholder()
 	}
-	return g.add("Cast", []*Value{x}, []attr{aInt("to", int64(to.proto()))}, []DType{to}, x.shape)[0]
+	return g.add(OpCast, []*Value{x}, []attr{aInt("to", int64(to.proto()))}, []DType{to}, x.shape)[0]
 }
 
 // Greater is the bool mask a > b.
-func (g *Graph) Greater(a, b *Value) *Value { return g.compare("Greater", a, b) }
+func (g *Graph) Greater(a, b *Value) *Value { return g.compare(OpGreater, a, b) }
 
 // GreaterOrEqual is the bool mask a >= b.
-func (g *Graph) GreaterOrEqual(a, b *Value) *Value { return g.compare("GreaterOrEqual", a, b) }
+func (g *Graph) GreaterOrEqual(a, b *Value) *Value { return g.compare(OpGreaterOrEqual, a, b) }
 
 // Where picks a where cond holds, else b, with broadcasting.
 func (g *Graph) Where(cond, a, b *Value) *Value {
-	if !g.check("Where", cond, a, b) {
+	if !g.check(OpWhere, cond, a, b) {
 		return g.placeholder()
 	}
 	if cond.dtype != Bool {
-		return g.fail("Where", "condition must be bool, got %v", cond.dtype)
+		return g.fail(OpWhere, "condition must be bool, got %v", cond.dtype)
 	}
 	s, err := broadcast(a.shape, b.shape)
 	if err == nil {
 		s, err = broadcast(cond.shape, s)
 	}
 	if err != nil {
-		return g.fail("Where", "%v", err)
+		return g.fail(OpWhere, "%v", err)
 	}
-	return g.one("Where", []*Value{cond, a, b}, nil, s)
+	return g.one(OpWhere, []*Value{cond, a, b}, nil, s)
 }
 
-func (g *Graph) unary(op string, x *Value, attrs ...attr) *Value {
+func (g *Graph) unary(op Op, x *Value, attrs ...attr) *Value {
 	if !g.check(op, x) {
 		return g.placeholder()
 	}
@@ -309,39 +350,39 @@ func (g *Graph) unary(op string, x *Value, attrs ...attr) *Value {
 }
 
 // Neg, Exp, Log, Sqrt and Identity are elementwise.
-func (g *Graph) Neg(x *Value) *Value { return g.unary("Neg", x) }
+func (g *Graph) Neg(x *Value) *Value { return g.unary(OpNeg, x) }
 
 // Exp is e**x.
-func (g *Graph) Exp(x *Value) *Value { return g.unary("Exp", x) }
+func (g *Graph) Exp(x *Value) *Value { return g.unary(OpExp, x) }
 
 // Log is the natural logarithm.
-func (g *Graph) Log(x *Value) *Value { return g.unary("Log", x) }
+func (g *Graph) Log(x *Value) *Value { return g.unary(OpLog, x) }
 
 // Sqrt is the square root.
-func (g *Graph) Sqrt(x *Value) *Value { return g.unary("Sqrt", x) }
+func (g *Graph) Sqrt(x *Value) *Value { return g.unary(OpSqrt, x) }
 
 // Identity copies x.
-func (g *Graph) Identity(x *Value) *Value { return g.unary("Identity", x) }
+func (g *Graph) Identity(x *Value) *Value { return g.unary(OpIdentity, x) }
 
 // Ceil rounds up to an integer value.
-func (g *Graph) Ceil(x *Value) *Value { return g.unary("Ceil", x) }
+func (g *Graph) Ceil(x *Value) *Value { return g.unary(OpCeil, x) }
 
 // Clip limits x to [lo, hi].
 func (g *Graph) Clip(x *Value, lo, hi float32) *Value {
-	if !g.check("Clip", x) {
+	if !g.check(OpClip, x) {
 		return g.placeholder()
 	}
-	return g.one("Clip", []*Value{x, g.Scalar(lo), g.Scalar(hi)}, nil, x.shape)
+	return g.one(OpClip, []*Value{x, g.Scalar(lo), g.Scalar(hi)}, nil, x.shape)
 }
 
 // LeakyRelu is x for x > 0, alpha*x otherwise.
 func (g *Graph) LeakyRelu(x *Value, alpha float32) *Value {
-	return g.unary("LeakyRelu", x, aFloat("alpha", alpha))
+	return g.unary(OpLeakyRelu, x, aFloat("alpha", alpha))
 }
 
 // Sum adds same-shaped values in one node.
 func (g *Graph) Sum(vs ...*Value) *Value {
-	if !g.check("Sum", vs...) {
+	if !g.check(OpSum, vs...) {
 		return g.placeholder()
 	}
 	if len(vs) == 1 {
@@ -349,43 +390,43 @@ func (g *Graph) Sum(vs ...*Value) *Value {
 	}
 	for _, v := range vs[1:] {
 		if !slices.Equal(v.shape, vs[0].shape) {
-			return g.fail("Sum", "shapes differ: %v and %v", vs[0].shape, v.shape)
+			return g.fail(OpSum, "shapes differ: %v and %v", vs[0].shape, v.shape)
 		}
 	}
-	return g.one("Sum", vs, nil, vs[0].shape)
+	return g.one(OpSum, vs, nil, vs[0].shape)
 }
 
 // Concat joins values along axis.
 func (g *Graph) Concat(axis int, vs ...*Value) *Value {
-	if !g.check("Concat", vs...) {
+	if !g.check(OpConcat, vs...) {
 		return g.placeholder()
 	}
 	if len(vs) == 0 {
-		return g.fail("Concat", "no inputs")
+		return g.fail(OpConcat, "no inputs")
 	}
 	r := vs[0].Rank()
 	if axis < 0 || axis >= r {
-		return g.fail("Concat", "axis %d out of range for rank %d", axis, r)
+		return g.fail(OpConcat, "axis %d out of range for rank %d", axis, r)
 	}
 	out := vs[0].Shape()
 	for _, v := range vs[1:] {
 		if v.Rank() != r {
-			return g.fail("Concat", "ranks differ: %v and %v", vs[0].shape, v.shape)
+			return g.fail(OpConcat, "ranks differ: %v and %v", vs[0].shape, v.shape)
 		}
 		for i := range r {
 			if i != axis && v.shape[i] != out[i] {
-				return g.fail("Concat", "shapes %v and %v differ off axis %d", vs[0].shape, v.shape, axis)
+				return g.fail(OpConcat, "shapes %v and %v differ off axis %d", vs[0].shape, v.shape, axis)
 			}
 		}
 		out[axis] += v.shape[axis]
 	}
-	return g.one("Concat", vs, []attr{aInt("axis", int64(axis))}, out)
+	return g.one(OpConcat, vs, []attr{aInt("axis", int64(axis))}, out)
 }
 
 // Reshape gives x the shape s. One entry may be -1: it is inferred for a static x, and stands
 // for the symbolic batch dimension when x has one.
 func (g *Graph) Reshape(x *Value, s ...int64) *Value {
-	if !g.check("Reshape", x) {
+	if !g.check(OpReshape, x) {
 		return g.placeholder()
 	}
 	out := append([]int64{}, s...)
@@ -396,7 +437,7 @@ func (g *Graph) Reshape(x *Value, s ...int64) *Value {
 		case d == -1 && neg < 0:
 			neg = i
 		case d <= 0:
-			return g.fail("Reshape", "bad target shape %v", s)
+			return g.fail(OpReshape, "bad target shape %v", s)
 		default:
 			known *= d
 		}
@@ -404,77 +445,77 @@ func (g *Graph) Reshape(x *Value, s ...int64) *Value {
 	if n := x.Size(); n >= 0 {
 		if neg >= 0 {
 			if n%known != 0 {
-				return g.fail("Reshape", "cannot reshape %v to %v", x.shape, s)
+				return g.fail(OpReshape, "cannot reshape %v to %v", x.shape, s)
 			}
 			out[neg] = n / known
 		} else if n != known {
-			return g.fail("Reshape", "cannot reshape %v (%d elements) to %v", x.shape, n, s)
+			return g.fail(OpReshape, "cannot reshape %v (%d elements) to %v", x.shape, n, s)
 		}
 	} else if neg < 0 {
-		return g.fail("Reshape", "symbolic %v needs a -1 in the target %v", x.shape, s)
+		return g.fail(OpReshape, "symbolic %v needs a -1 in the target %v", x.shape, s)
 	}
-	return g.one("Reshape", []*Value{x, g.ints(s...)}, nil, out)
+	return g.one(OpReshape, []*Value{x, g.ints(s...)}, nil, out)
 }
 
 // Flatten reshapes x to 2-D: dimensions before axis, and the rest.
 func (g *Graph) Flatten(x *Value, axis int) *Value {
-	if !g.check("Flatten", x) {
+	if !g.check(OpFlatten, x) {
 		return g.placeholder()
 	}
 	if axis < 0 || axis > x.Rank() {
-		return g.fail("Flatten", "axis %d out of range for %v", axis, x.shape)
+		return g.fail(OpFlatten, "axis %d out of range for %v", axis, x.shape)
 	}
 	a, b := numel(x.shape[:axis]), numel(x.shape[axis:])
 	if b < 0 {
-		return g.fail("Flatten", "symbolic dimension after axis %d in %v", axis, x.shape)
+		return g.fail(OpFlatten, "symbolic dimension after axis %d in %v", axis, x.shape)
 	}
-	return g.one("Flatten", []*Value{x}, []attr{aInt("axis", int64(axis))}, []int64{a, b})
+	return g.one(OpFlatten, []*Value{x}, []attr{aInt("axis", int64(axis))}, []int64{a, b})
 }
 
 // Transpose permutes the dimensions of x.
 func (g *Graph) Transpose(x *Value, perm ...int64) *Value {
-	if !g.check("Transpose", x) {
+	if !g.check(OpTranspose, x) {
 		return g.placeholder()
 	}
 	if len(perm) != x.Rank() {
-		return g.fail("Transpose", "perm %v for %v", perm, x.shape)
+		return g.fail(OpTranspose, "perm %v for %v", perm, x.shape)
 	}
 	out := make([]int64, len(perm))
 	seen := make([]bool, len(perm))
 	for i, p := range perm {
 		if p < 0 || int(p) >= len(perm) || seen[p] {
-			return g.fail("Transpose", "bad perm %v", perm)
+			return g.fail(OpTranspose, "bad perm %v", perm)
 		}
 		seen[p] = true
 		out[i] = x.shape[p]
 	}
-	return g.one("Transpose", []*Value{x}, []attr{aInts("perm", perm)}, out)
+	return g.one(OpTranspose, []*Value{x}, []attr{aInts("perm", perm)}, out)
 }
 
 // Slice takes x[starts:ends] along axes (step 1, non-negative static bounds).
 func (g *Graph) Slice(x *Value, starts, ends, axes []int64) *Value {
-	if !g.check("Slice", x) {
+	if !g.check(OpSlice, x) {
 		return g.placeholder()
 	}
 	if len(starts) != len(ends) || len(starts) != len(axes) {
-		return g.fail("Slice", "starts %v, ends %v, axes %v differ in length", starts, ends, axes)
+		return g.fail(OpSlice, "starts %v, ends %v, axes %v differ in length", starts, ends, axes)
 	}
 	out := x.Shape()
 	for i, a := range axes {
 		if a < 0 || int(a) >= x.Rank() {
-			return g.fail("Slice", "axis %d out of range for %v", a, x.shape)
+			return g.fail(OpSlice, "axis %d out of range for %v", a, x.shape)
 		}
 		if starts[i] < 0 || ends[i] <= starts[i] || (x.shape[a] >= 0 && ends[i] > x.shape[a]) {
-			return g.fail("Slice", "bad range [%d,%d) on axis %d of %v", starts[i], ends[i], a, x.shape)
+			return g.fail(OpSlice, "bad range [%d,%d) on axis %d of %v", starts[i], ends[i], a, x.shape)
 		}
 		out[a] = ends[i] - starts[i]
 	}
-	return g.one("Slice", []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...)}, nil, out)
+	return g.one(OpSlice, []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...)}, nil, out)
 }
 
 // SliceStep takes every steps[i]-th element of axes[i] from starts[i], count[i] of them.
 func (g *Graph) SliceStep(x *Value, starts, count, steps, axes []int64) *Value {
-	if !g.check("Slice", x) {
+	if !g.check(OpSlice, x) {
 		return g.placeholder()
 	}
 	out := x.Shape()
@@ -482,21 +523,21 @@ func (g *Graph) SliceStep(x *Value, starts, count, steps, axes []int64) *Value {
 	for i, a := range axes {
 		ends[i] = starts[i] + steps[i]*(count[i]-1) + 1
 		if a < 0 || int(a) >= x.Rank() || starts[i] < 0 || steps[i] < 1 || count[i] < 1 || ends[i] > x.shape[a] {
-			return g.fail("Slice", "bad stepped range start %d count %d step %d on axis %d of %v", starts[i], count[i], steps[i], a, x.shape)
+			return g.fail(OpSlice, "bad stepped range start %d count %d step %d on axis %d of %v", starts[i], count[i], steps[i], a, x.shape)
 		}
 		out[a] = count[i]
 	}
-	return g.one("Slice", []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...), g.ints(steps...)}, nil, out)
+	return g.one(OpSlice, []*Value{x, g.ints(starts...), g.ints(ends...), g.ints(axes...), g.ints(steps...)}, nil, out)
 }
 
 // Pad pads x with zeros: pads lists begins for every axis, then ends (ONNX order). All-zero
 // pads return x itself.
 func (g *Graph) Pad(x *Value, pads []int64) *Value {
-	if !g.check("Pad", x) {
+	if !g.check(OpPad, x) {
 		return g.placeholder()
 	}
 	if len(pads) != 2*x.Rank() {
-		return g.fail("Pad", "pads %v for %v", pads, x.shape)
+		return g.fail(OpPad, "pads %v for %v", pads, x.shape)
 	}
 	if !slices.ContainsFunc(pads, func(p int64) bool { return p != 0 }) {
 		return x
@@ -504,26 +545,26 @@ func (g *Graph) Pad(x *Value, pads []int64) *Value {
 	out := x.Shape()
 	for i := range out {
 		if pads[i] < 0 || pads[x.Rank()+i] < 0 || out[i] < 0 {
-			return g.fail("Pad", "negative pads %v or symbolic %v", pads, x.shape)
+			return g.fail(OpPad, "negative pads %v or symbolic %v", pads, x.shape)
 		}
 		out[i] += pads[i] + pads[x.Rank()+i]
 	}
-	return g.one("Pad", []*Value{x, g.ints(pads...)}, nil, out)
+	return g.one(OpPad, []*Value{x, g.ints(pads...)}, nil, out)
 }
 
 // Expand broadcasts x to shape s.
 func (g *Graph) Expand(x *Value, s ...int64) *Value {
-	if !g.check("Expand", x) {
+	if !g.check(OpExpand, x) {
 		return g.placeholder()
 	}
 	out, err := broadcast(x.shape, s)
 	if err != nil || !slices.Equal(out, s) {
-		return g.fail("Expand", "%v does not expand to %v", x.shape, s)
+		return g.fail(OpExpand, "%v does not expand to %v", x.shape, s)
 	}
-	return g.one("Expand", []*Value{x, g.ints(s...)}, nil, out)
+	return g.one(OpExpand, []*Value{x, g.ints(s...)}, nil, out)
 }
 
-func (g *Graph) reduce(op string, x *Value, axes []int64, keep bool) *Value {
+func (g *Graph) reduce(op Op, x *Value, axes []int64, keep bool) *Value {
 	if !g.check(op, x) {
 		return g.placeholder()
 	}
@@ -555,12 +596,12 @@ func (g *Graph) reduce(op string, x *Value, axes []int64, keep bool) *Value {
 
 // ReduceSum sums x over axes (sorted, distinct); keep keeps them as size 1.
 func (g *Graph) ReduceSum(x *Value, axes []int64, keep bool) *Value {
-	return g.reduce("ReduceSum", x, axes, keep)
+	return g.reduce(OpReduceSum, x, axes, keep)
 }
 
 // ReduceMean averages x over axes.
 func (g *Graph) ReduceMean(x *Value, axes []int64, keep bool) *Value {
-	return g.reduce("ReduceMean", x, axes, keep)
+	return g.reduce(OpReduceMean, x, axes, keep)
 }
 
 // allAxes lists 0..r-1.
