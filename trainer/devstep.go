@@ -49,8 +49,9 @@ type devStepper struct {
 	pending     []*onnx.DeviceValue
 	host        []*onnx.HostTensor // readback buffers, 3n
 	x, eps      *onnx.HostTensor
-	klw, stp    *onnx.HostTensor
-	lr          *onnx.HostTensor
+	klw         *onnx.HostTensor
+	size1, eps1 *onnx.HostTensor // Adam's step_size and eps_hat
+	adam        vae.AdamOptions
 	loss        [4]*onnx.HostTensor
 	evalX       map[int]*onnx.HostTensor
 	batch, size int64
@@ -63,7 +64,7 @@ type devStepper struct {
 
 func newDevStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
 	s = &devStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
-		size: model.Options().Size, latent: model.Options().Latent, evalX: map[int]*onnx.HostTensor{}}
+		size: model.Options().Size, latent: model.Options().Latent, adam: model.Options().Adam, evalX: map[int]*onnx.HostTensor{}}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
@@ -111,14 +112,13 @@ func newDevStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir s
 		shape []int64
 	}{
 		{&s.x, []int64{s.batch, preprocess.Channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
-		{&s.klw, []int64{1}}, {&s.stp, []int64{1}}, {&s.lr, []int64{1}},
+		{&s.klw, []int64{1}}, {&s.size1, []int64{1}}, {&s.eps1, []int64{1}},
 		{&s.loss[0], []int64{1}}, {&s.loss[1], []int64{1}}, {&s.loss[2], []int64{1}}, {&s.loss[3], []int64{1}},
 	} {
 		if *b.dst, err = onnx.NewHostTensor(b.shape); err != nil {
 			return nil, err
 		}
 	}
-	s.lr.Data[0] = float32(cfg.Train.LR)
 	return s, nil
 }
 
@@ -128,10 +128,11 @@ func (s *devStepper) step(x []float32, step int, klw float64, cfg configs.Config
 	}
 	copy(s.x.Data, x)
 	noise(s.eps.Data, cfg.Seed, step)
-	s.klw.Data[0], s.stp.Data[0] = float32(klw), float32(step)
+	s.klw.Data[0] = float32(klw)
+	s.size1.Data[0], s.eps1.Data[0] = vae.AdamScalars(s.adam, cfg.Train.LR, step)
 	onnx.ReleaseValues(s.pending) // an uncommitted step (non-finite loss) is dropped
 	s.pending = nil
-	in := append(append([]onnx.Arg{}, s.cur...), s.x, s.eps, s.klw, s.stp, s.lr)
+	in := append(append([]onnx.Arg{}, s.cur...), s.x, s.eps, s.klw, s.size1, s.eps1)
 	out, err := s.fused.Run(in, s.loss[:])
 	if err != nil {
 		return Terms{}, err
@@ -265,7 +266,7 @@ func (s *devStepper) releaseState() {
 
 func (s *devStepper) destroy() {
 	s.releaseState()
-	for _, h := range append(append(append([]*onnx.HostTensor{}, s.init...), s.host...), s.x, s.eps, s.klw, s.stp, s.lr) {
+	for _, h := range append(append(append([]*onnx.HostTensor{}, s.init...), s.host...), s.x, s.eps, s.klw, s.size1, s.eps1) {
 		h.Destroy()
 	}
 	for _, h := range s.loss {

@@ -90,7 +90,7 @@ func forwardFloats(cfg configs.Config) float64 {
 			total += 2 * out * side(level) // the concatenation with h
 		}
 	}
-	total += 2 * c(0) * side(0)            // dec.up5, dec.refine5
+	total += 2 * c(0) * side(0)                // dec.up5, dec.refine5
 	return total + preprocess.Channels*side(0) // dec.out
 }
 

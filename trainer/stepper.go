@@ -26,8 +26,9 @@ type stepper struct {
 	lossT            []onnx.Value
 	eps              []float32
 	epsT, klwT       onnx.Value
-	klw, stepBuf, lr []float32
-	stepT, lrT       onnx.Value
+	klw, size1, eps1 []float32 // kl_weight, Adam's step_size and eps_hat
+	sizeT, eps1T     onnx.Value
+	adam             vae.AdamOptions
 	batch, size      int64
 	side             int
 	steps            int // optimizer runs, for traffic
@@ -38,7 +39,7 @@ type stepper struct {
 // empty) for inspection and reuse by other tools, and loads them.
 func newStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
 	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
-		klw: []float32{0}, stepBuf: []float32{0}, lr: []float32{float32(cfg.Train.LR)}}
+		klw: []float32{0}, size1: []float32{0}, eps1: []float32{0}, adam: model.Options().Adam}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
@@ -122,10 +123,10 @@ func newStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir stri
 	if s.klwT, err = mk([]int64{1}, s.klw); err != nil {
 		return nil, err
 	}
-	if s.stepT, err = mk([]int64{1}, s.stepBuf); err != nil {
+	if s.sizeT, err = mk([]int64{1}, s.size1); err != nil {
 		return nil, err
 	}
-	if s.lrT, err = mk([]int64{1}, s.lr); err != nil {
+	if s.eps1T, err = mk([]int64{1}, s.eps1); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -150,10 +151,10 @@ func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (
 	if !terms.finite() {
 		return terms, nil
 	}
-	s.stepBuf[0] = float32(step)
+	s.size1[0], s.eps1[0] = vae.AdamScalars(s.adam, cfg.Train.LR, step)
 	o := 1 - s.side
 	in = append(append(append(append([]onnx.Value{}, s.paramT[s.side]...), s.grads...), s.mT[s.side]...), s.vT[s.side]...)
-	in = append(in, s.stepT, s.lrT)
+	in = append(in, s.sizeT, s.eps1T)
 	out = append(append(append([]onnx.Value{}, s.paramT[o]...), s.mT[o]...), s.vT[o]...)
 	if err := s.opt.Run(in, out); err != nil {
 		return Terms{}, err

@@ -2,6 +2,7 @@ package vae
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -16,8 +17,8 @@ const (
 	InEps      = "eps"       // [B,L] standard normal noise of the reparameterisation
 	InKLWeight = "kl_weight" // [1] the warmed-up beta
 	InZ        = "z"         // decoder input [N,L]
-	InStep     = "step"      // [1] Adam step, 1-based, as float
-	InLR       = "lr"        // [1] learning rate
+	InStepSize = "step_size" // [1] Adam's step size lr·sqrt(1-b2^t)/(1-b1^t) (AdamScalars)
+	InEpsHat   = "eps_hat"   // [1] Adam's eps·sqrt(1-b2^t) (AdamScalars)
 	OutLoss    = "loss"      // [1] total loss
 	OutMSE     = "mse"       // [1]
 	OutSSIM    = "ssim"      // [1] mean SSIM (not 1-SSIM)
@@ -129,10 +130,12 @@ func (v *VAE) EvalStep(batch int) (Artifact, error) {
 //
 //	m' = b1 m + (1-b1) g;  v' = b2 v + (1-b2) g²
 //	p' = p - lr/(1-b1^t) · m' / (sqrt(v')/sqrt(1-b2^t) + eps)
+//	   = p - step_size · m' / (sqrt(v') + eps_hat)
 //
-// Inputs: every parameter <name>, then grad.<name>, m.<name>, v.<name> (each group in
-// Params order), step [1] (t, 1-based) and lr [1]. Outputs: new.<name>, new_m.<name>,
-// new_v.<name>, grouped the same way. Betas and eps come from train.beta1/beta2/eps.
+// with step_size and eps_hat computed on the host in float64 (AdamScalars), as torch computes
+// its bias corrections in Python floats. Inputs: every parameter <name>, then grad.<name>,
+// m.<name>, v.<name> (each group in Params order), step_size [1] and eps_hat [1]. Outputs:
+// new.<name>, new_m.<name>, new_v.<name>, grouped the same way. The betas come from Options.
 func (v *VAE) Optimizer() (Artifact, error) {
 	g := v.newGraph("optimizer")
 	n := len(v.specs)
@@ -144,8 +147,18 @@ func (v *VAE) Optimizer() (Artifact, error) {
 		gs[i] = g.Input(GradPrefix+s.Name, s.Shape...)
 	}
 	ms, vs := v.momentInputs(g)
-	v.adam(g, ps, gs, ms, vs, g.Input(InStep, 1), g.Input(InLR, 1))
+	v.adam(g, ps, gs, ms, vs, g.Input(InStepSize, 1), g.Input(InEpsHat, 1))
 	return finish("optimizer.onnx", g)
+}
+
+// AdamScalars are optimizer.onnx's and step.onnx's step_size and eps_hat for step t (1-based)
+// at learning rate lr: the bias corrections 1-b^t in float64, as torch.optim.Adam computes
+// them (in float32, float32(0.999) = 0.99900001287 made updates 6.5e-6 to 9e-6 smaller at
+// steps 1-5), moved into the two scalars so that the graph passes over the tensors once.
+func AdamScalars(o AdamOptions, lr float64, t int) (stepSize, epsHat float32) {
+	bc1 := 1 - math.Pow(o.Beta1, float64(t))
+	bc2 := math.Sqrt(1 - math.Pow(o.Beta2, float64(t)))
+	return float32(lr * bc2 / bc1), float32(o.Eps * bc2)
 }
 
 // momentInputs adds the inputs m.<name> then v.<name>, each group in Params order.
@@ -160,18 +173,11 @@ func (v *VAE) momentInputs(g *graphs.Graph) (ms, vs []*graphs.Value) {
 }
 
 // adam adds one Adam step and the outputs new.<name>, new_m.<name>, new_v.<name>.
-func (v *VAE) adam(g *graphs.Graph, ps, gs, ms, vs []*graphs.Value, step, lr *graphs.Value) {
+func (v *VAE) adam(g *graphs.Graph, ps, gs, ms, vs []*graphs.Value, stepSize, eps *graphs.Value) {
 	n := len(v.specs)
 	b1, b2 := float32(v.o.Adam.Beta1), float32(v.o.Adam.Beta2)
 	old := g.Scope("adam")
 	defer g.Scope(old)
-	one := g.Scalar(1)
-	bc1 := g.Sub(one, g.Pow(g.Scalar(b1), step))
-	bc2 := g.Sqrt(g.Sub(one, g.Pow(g.Scalar(b2), step)))
-	// torch's p - lr/bc1 * m / (sqrt(v)/bc2 + eps), with bc2 moved to the scalars:
-	// p - (lr*bc2/bc1) * m / (sqrt(v) + eps*bc2), one pass over the tensors fewer.
-	stepSize := g.Div(g.Mul(lr, bc2), bc1)
-	eps := g.Mul(g.Scalar(float32(v.o.Adam.Eps)), bc2)
 	np, nm, nv := make([]*graphs.Value, n), make([]*graphs.Value, n), make([]*graphs.Value, n)
 	for i, s := range v.specs {
 		g.Scope("adam." + s.Name)
@@ -197,7 +203,7 @@ func (v *VAE) adam(g *graphs.Graph, ps, gs, ms, vs []*graphs.Value, step, lr *gr
 // FusedStep builds step.onnx, train_step and the optimizer in one graph, so that one run
 // takes a whole training step and the gradients never leave the runtime: the graph an
 // accelerator wants, where parameters and moments can stay in device memory between runs.
-// Inputs: every parameter, m.<name>, v.<name>, x, eps, kl_weight, step, lr. Outputs: loss,
+// Inputs: every parameter, m.<name>, v.<name>, x, eps, kl_weight, step_size, eps_hat. Outputs: loss,
 // mse, ssim, kl, then new.<name>, new_m.<name>, new_v.<name> as Optimizer's.
 func (v *VAE) FusedStep(batch int) (Artifact, error) {
 	if batch <= 0 {
@@ -211,7 +217,7 @@ func (v *VAE) FusedStep(batch int) (Artifact, error) {
 		return Artifact{}, fmt.Errorf("step: %w", err)
 	}
 	v.lossOutputs(g, l)
-	v.adam(g, ps, grads, ms, vs, g.Input(InStep, 1), g.Input(InLR, 1))
+	v.adam(g, ps, grads, ms, vs, g.Input(InStepSize, 1), g.Input(InEpsHat, 1))
 	return finish("step.onnx", g)
 }
 

@@ -226,21 +226,24 @@ func TestGoldenAdam(t *testing.T) {
 			}
 		}
 		in := append(append(append(append([][]float32{}, p...), grads...), m...), vv...)
-		in = append(in, []float32{float32(step + 1)}, []float32{1e-3})
+		size, epsHat := AdamScalars(v.Options().Adam, 1e-3, step+1)
+		in = append(in, []float32{size}, []float32{epsHat})
 		out := onnxtest.Run(t, s, in, shapes)
 		p, m, vv = out[:n], out[n:2*n], out[2*n:]
 	}
 	for i, sp := range specs {
 		want := gold["adam."+sp.Name].data
-		if e := onnxtest.RelErr(p[i], want, 1e-12); e > 1e-5 {
-			t.Errorf("%s: relative error %.3g > 1e-5", sp.Name, e)
+		// With the bias corrections in float64 the worst is 8.1e-8 (2.3e-7 when they were
+		// float32 in the graph), and 1.6e-5 for the displacement (2.3e-5).
+		if e := onnxtest.RelErr(p[i], want, 1e-12); e > 1e-6 {
+			t.Errorf("%s: relative error %.3g > 1e-6", sp.Name, e)
 		}
 		dg, dw := make([]float32, len(want)), make([]float32, len(want))
 		for k := range want {
 			dg[k], dw[k] = p[i][k]-p0[i][k], want[k]-p0[i][k]
 		}
-		if e := onnxtest.RelErr(dg, dw, 1e-12); e > 1e-3 {
-			t.Errorf("%s: displacement relative error %.3g > 1e-3", sp.Name, e)
+		if e := onnxtest.RelErr(dg, dw, 1e-12); e > 1e-4 {
+			t.Errorf("%s: displacement relative error %.3g > 1e-4", sp.Name, e)
 		}
 	}
 }

@@ -19,7 +19,8 @@ type stepper struct {
 	optOut       [2][]onnx.Value
 	params       [2][][]float32
 	losses       [4][]float32
-	stepBuf, lr  []float32
+	size1, eps1  []float32 // Adam's step_size and eps_hat
+	adam         AdamOptions
 	n, iteration int
 	paramT       [2][]onnx.Value
 }
@@ -34,7 +35,7 @@ func newStepper(t testing.TB, v *VAE, batch int) *stepper {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stepper{n: len(v.Params()), stepBuf: []float32{0}, lr: []float32{3e-4}}
+	st := &stepper{n: len(v.Params()), size1: []float32{0}, eps1: []float32{0}, adam: v.Options().Adam}
 	st.train = onnxtest.Session(t, ts.Name, ts.Model, ts.Inputs, ts.Outputs)
 	st.opt = onnxtest.Session(t, op.Name, op.Model, op.Inputs, op.Outputs)
 	mk := func(shape []int64, data []float32) onnx.Value {
@@ -74,11 +75,11 @@ func newStepper(t testing.TB, v *VAE, batch int) *stepper {
 		st.trainOut = append(st.trainOut, mk([]int64{1}, st.losses[i]))
 	}
 	st.trainOut = append(st.trainOut, grads[0]...)
-	stepT, lrT := mk([]int64{1}, st.stepBuf), mk([]int64{1}, st.lr)
+	sizeT, epsT := mk([]int64{1}, st.size1), mk([]int64{1}, st.eps1)
 	for side := range 2 {
 		other := 1 - side
 		in := append(append(append(append([]onnx.Value{}, st.paramT[side]...), grads[0]...), m[side]...), vv[side]...)
-		st.optIn[side] = append(in, stepT, lrT)
+		st.optIn[side] = append(in, sizeT, epsT)
 		st.optOut[side] = append(append(append([]onnx.Value{}, st.paramT[other]...), m[other]...), vv[other]...)
 	}
 	st.trainIn = append(append([]onnx.Value{}, st.paramT[0]...), x, eps, klw)
@@ -93,7 +94,7 @@ func (st *stepper) step(t testing.TB) float32 {
 		t.Fatal(err)
 	}
 	st.iteration++
-	st.stepBuf[0] = float32(st.iteration)
+	st.size1[0], st.eps1[0] = AdamScalars(st.adam, 3e-4, st.iteration)
 	if err := st.opt.Run(st.optIn[side], st.optOut[side]); err != nil {
 		t.Fatal(err)
 	}
