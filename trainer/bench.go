@@ -55,18 +55,18 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 		}
 	}
 	start := time.Now()
-	var s steps
+	var s stepRunner
 	if hostState {
-		s, err = newStepper(model, cfg, t, "")
+		s, err = newHostStepper(model, cfg, t, "")
 		res.HostState = true
 	} else {
-		s, err = newSteps(model, cfg, t, "")
+		s, err = newStepRunner(model, cfg, t, "")
 	}
 	if err != nil {
 		return res, err
 	}
 	defer s.destroy()
-	if d, ok := s.(*devStepper); ok {
+	if d, ok := s.(onDevice); ok {
 		res.OffDevice = d.describe(log, cfg.Runtime)
 	}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 1))
@@ -95,8 +95,8 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 	if err := run(warmup); err != nil {
 		return res, err
 	}
-	d, onDevice := s.(*devStepper)
-	if onDevice {
+	d, dev := s.(onDevice)
+	if dev {
 		if err := d.sync(cfg.Runtime); err != nil {
 			return res, err
 		}
@@ -109,7 +109,7 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 	}
 	// A GPU run returns once its loss terms reach the host; the optimizer's last kernels may
 	// still be queued, so wait for them before the clock stops.
-	if onDevice {
+	if dev {
 		if err := d.sync(cfg.Runtime); err != nil {
 			return res, err
 		}

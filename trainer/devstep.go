@@ -12,9 +12,9 @@ import (
 	"github.com/camelsvae/camelsvae/vae"
 )
 
-// steps is one way of running training steps: on host memory (stepper, the CPU provider) or
-// with the model state in device memory (devStepper, GPU providers).
-type steps interface {
+// stepRunner runs training steps: on host memory (hostStepper, the CPU provider) or with
+// the model state in device memory (deviceStepper, GPU providers).
+type stepRunner interface {
 	// step runs one training step on x; the update becomes current at commit.
 	step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error)
 	commit()
@@ -26,19 +26,29 @@ type steps interface {
 	destroy()
 }
 
-// newSteps picks the step runner for the configured provider: a GPU provider keeps the
-// parameters and Adam moments on the device and runs the fused step graph.
-func newSteps(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (steps, error) {
-	if cfg.Runtime.Provider == "cpu" {
-		return newStepper(model, cfg, t, artifactDir)
-	}
-	return newDevStepper(model, cfg, t, artifactDir)
+// onDevice is what a stepRunner that keeps the state on a device also offers.
+type onDevice interface {
+	// describe logs the device and where step.onnx's nodes run, and returns those off it.
+	describe(w io.Writer, rt configs.Runtime) []string
+	// reportTraffic logs the bytes copied per step.
+	reportTraffic(w io.Writer)
+	// sync waits for the device's queued work.
+	sync(rt configs.Runtime) error
 }
 
-// devStepper runs step.onnx (train step and Adam fused) through IO binding: parameters and
+// newStepRunner picks the step runner for the configured provider: a GPU provider keeps the
+// parameters and Adam moments on the device and runs the fused step graph.
+func newStepRunner(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (stepRunner, error) {
+	if cfg.Runtime.Provider == "cpu" {
+		return newHostStepper(model, cfg, t, artifactDir)
+	}
+	return newDeviceStepper(model, cfg, t, artifactDir)
+}
+
+// deviceStepper runs step.onnx (train step and Adam fused) through IO binding: parameters and
 // moments are device values that each step's outputs replace, so per step only the batch,
 // the noise and a few scalars go to the device and four loss terms come back.
-type devStepper struct {
+type deviceStepper struct {
 	fused, eval *onnx.Bound
 	reader      *onnx.Reader
 	names       []string
@@ -62,8 +72,8 @@ type devStepper struct {
 	syncH       *onnx.HostTensor
 }
 
-func newDevStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *devStepper, err error) {
-	s = &devStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
+func newDeviceStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *deviceStepper, err error) {
+	s = &deviceStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
 		size: model.Options().Size, latent: model.Options().Latent, adam: model.Options().Adam, evalX: map[int]*onnx.HostTensor{}}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
@@ -122,7 +132,7 @@ func newDevStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir s
 	return s, nil
 }
 
-func (s *devStepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
+func (s *deviceStepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
 	if len(x) != len(s.x.Data) {
 		return Terms{}, fmt.Errorf("batch has %d values, the step graph takes %d", len(x), len(s.x.Data))
 	}
@@ -142,13 +152,13 @@ func (s *devStepper) step(x []float32, step int, klw float64, cfg configs.Config
 	return s.terms(), nil
 }
 
-func (s *devStepper) terms() Terms {
+func (s *deviceStepper) terms() Terms {
 	return Terms{Total: float64(s.loss[0].Data[0]), MSE: float64(s.loss[1].Data[0]),
 		SSIM: float64(s.loss[2].Data[0]), KL: float64(s.loss[3].Data[0])}
 }
 
 // commit makes the pending state current and returns the old state's device memory.
-func (s *devStepper) commit() {
+func (s *deviceStepper) commit() {
 	if s.pending == nil {
 		return
 	}
@@ -161,7 +171,7 @@ func (s *devStepper) commit() {
 	s.pending = nil
 }
 
-func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
+func (s *deviceStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw.Data[0] = float32(klw)
 	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
 		xt := s.evalX[n]
@@ -180,7 +190,7 @@ func (s *devStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, 
 	})
 }
 
-func (s *devStepper) tensors() (*Tensors, error) {
+func (s *deviceStepper) tensors() (*Tensors, error) {
 	if err := s.reader.Read(s.cur, s.host); err != nil {
 		return nil, fmt.Errorf("reading the model state from the device: %w", err)
 	}
@@ -191,14 +201,14 @@ func (s *devStepper) tensors() (*Tensors, error) {
 	return &Tensors{Names: s.names, Shapes: s.shapes, Params: data[:s.n], M: data[s.n : 2*s.n], V: data[2*s.n:]}, nil
 }
 
-func (s *devStepper) traffic() (onnx.Traffic, int) {
+func (s *deviceStepper) traffic() (onnx.Traffic, int) {
 	t := s.fused.Traffic
 	return t, s.steps
 }
 
 // describe logs the device the provider runs on and where step.onnx's nodes ran (one
 // profiled run on zeros): a node on the CPU costs copies each step. It returns those nodes.
-func (s *devStepper) describe(w io.Writer, rt configs.Runtime) []string {
+func (s *deviceStepper) describe(w io.Writer, rt configs.Runtime) []string {
 	if s.fused.Provider == "webgpu" {
 		if a, err := onnx.VulkanAdapters(); err == nil {
 			fmt.Fprintf(w, "webgpu: adapter %s\n", a[0])
@@ -223,7 +233,7 @@ func (s *devStepper) describe(w io.Writer, rt configs.Runtime) []string {
 }
 
 // reportTraffic logs the bytes bound between host and device per training step.
-func (s *devStepper) reportTraffic(w io.Writer) {
+func (s *deviceStepper) reportTraffic(w io.Writer) {
 	t, n := s.traffic()
 	if n == 0 || s.fused.Provider == "cpu" {
 		return
@@ -235,7 +245,7 @@ func (s *devStepper) reportTraffic(w io.Writer) {
 // sync waits until the device has finished the last step: it copies the last state tensor
 // (the last the step writes) to the host, which the device's in-order queue serves only
 // after all earlier work. The first call prepares the copy.
-func (s *devStepper) sync(rt configs.Runtime) error {
+func (s *deviceStepper) sync(rt configs.Runtime) error {
 	last := len(s.cur) - 1
 	if s.syncRd == nil {
 		r := rt
@@ -253,7 +263,7 @@ func (s *devStepper) sync(rt configs.Runtime) error {
 
 // releaseState returns the state's device memory and makes the host copies it started
 // from current again.
-func (s *devStepper) releaseState() {
+func (s *deviceStepper) releaseState() {
 	onnx.ReleaseValues(s.pending)
 	s.pending = nil
 	for i, a := range s.cur {
@@ -264,7 +274,7 @@ func (s *devStepper) releaseState() {
 	}
 }
 
-func (s *devStepper) destroy() {
+func (s *deviceStepper) destroy() {
 	s.releaseState()
 	for _, h := range append(append(append([]*onnx.HostTensor{}, s.init...), s.host...), s.x, s.eps, s.klw, s.size1, s.eps1) {
 		h.Destroy()

@@ -44,7 +44,7 @@ func compareRunners(t *testing.T, rt configs.Runtime, tol float64) {
 		t.Fatal(err)
 	}
 	init := func() *Tensors { return freshTensors(model, c.Seed) }
-	host, err := newStepper(model, c, init(), "")
+	host, err := newHostStepper(model, c, init(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +55,12 @@ func compareRunners(t *testing.T, rt configs.Runtime, tol float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := newDevStepper(dvae, dc, init(), t.TempDir())
+	dev, err := newDeviceStepper(dvae, dc, init(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dev.destroy()
-	again, err := newDevStepper(dvae, dc, init(), "")
+	again, err := newDeviceStepper(dvae, dc, init(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +180,10 @@ func TestRunnersUnavailableProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	tt := freshTensors(model, 1)
-	if _, err := newStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+	if _, err := newHostStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
 		t.Errorf("host stepper on cuda: got %v", err)
 	}
-	if _, err := newDevStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
+	if _, err := newDeviceStepper(model, c, tt, ""); err == nil || !strings.Contains(err.Error(), "cuda") {
 		t.Errorf("device stepper on cuda: got %v", err)
 	}
 }

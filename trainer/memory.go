@@ -16,7 +16,7 @@ import (
 
 // Memory estimates, so that a config too large for the machine is refused with a message
 // naming its keys before anything is allocated (an absurd train.batch used to die of
-// out-of-memory in newStepper or ONNX Runtime with a 200-line dump).
+// out-of-memory in newHostStepper or ONNX Runtime with a 200-line dump).
 //
 // The constants below were fitted to the peak RSS (/usr/bin/time -v, maximum resident set
 // size) of one-epoch `camelsvae train` runs of configs/demo.yaml with data.size,

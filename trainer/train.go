@@ -74,205 +74,41 @@ type Result struct {
 
 // Train runs (or resumes) training and returns the best parameters.
 func Train(ctx context.Context, o Options) (*Result, error) {
-	cfg := o.Config
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	model, err := vae.FromConfig(cfg)
+	model, err := vae.FromConfig(o.Config)
 	if err != nil {
 		return nil, err
 	}
-	specs := model.Params()
-	t := &Tensors{}
-	for _, s := range specs {
-		t.Names = append(t.Names, s.Name)
-		t.Shapes = append(t.Shapes, s.Shape)
-	}
-	arch := Fingerprint(model)
-
-	st := State{Seed: cfg.Seed, Arch: arch}
-	var metrics []EpochMetrics
-	latest, err := LatestCheckpoint(o.Run)
+	r := &training{o: o, cfg: o.Config}
+	t, err := r.resume(model)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case latest != "" && !o.Resume:
-		return nil, fmt.Errorf("run directory %s already has checkpoints (newest %s): pass --resume to continue it, or choose another --out", o.Run, latest)
-	case latest != "":
-		// Check the architecture before reading tensors, for a clear error.
-		var peek State
-		if err := readJSON(filepath.Join(checkpointDir(o.Run), latest+".json"), &peek); err != nil {
-			return nil, err
-		}
-		if peek.Arch != arch {
-			return nil, fmt.Errorf("run directory %s holds a model of another architecture (checkpoint %s): its config differs in model or data.size; use a new --out", o.Run, latest)
-		}
-		if st, err = LoadCheckpoint(o.Run, latest, t); err != nil {
-			return nil, err
-		}
-		if st.Seed != cfg.Seed {
-			return nil, fmt.Errorf("run directory %s was trained with seed %d, the config says %d", o.Run, st.Seed, cfg.Seed)
-		}
-		// The checkpoint carries the metrics rows up to it (older ones: the file's rows),
-		// and the file is made whole again at once.
-		metrics = st.Metrics
-		if metrics == nil {
-			if metrics, err = ReadMetrics(filepath.Join(o.Run, MetricsFile)); err != nil {
-				return nil, err
-			}
-		}
-		metrics = keepEpochs(metrics, st.Epoch)
-		if err := writeMetrics(filepath.Join(o.Run, MetricsFile), metrics); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(o.Log, "resuming %s from %s (epoch %d, step %d)\n", o.Run, latest, st.Epoch, st.Step)
-	default:
-		t = freshTensors(model, cfg.Seed)
+	if r.st.Done {
+		fmt.Fprintf(o.Log, "run %s already finished (%s)\n", o.Run, r.st.StopReason)
+		return r.result(t)
 	}
-	if st.Done && cfg.Train.Epochs > st.Epoch && (!st.EarlyStopped || cfg.Train.Patience == 0 || st.BadEpochs < cfg.Train.Patience) {
-		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
-		st.Done, st.EarlyStopped, st.StopReason = false, false, ""
-	}
-	if st.Done {
-		fmt.Fprintf(o.Log, "run %s already finished (%s)\n", o.Run, st.StopReason)
-		best, err := loadBest(o.Run, t)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{State: st, Metrics: metrics, Params: best}, nil
-	}
-
-	s, err := newSteps(model, cfg, t, filepath.Join(o.Run, ArtifactsDir))
-	if err != nil {
+	if r.steps, err = newStepRunner(model, r.cfg, t, filepath.Join(o.Run, ArtifactsDir)); err != nil {
 		return nil, err
 	}
-	defer s.destroy()
-	if d, ok := s.(*devStepper); ok {
-		d.describe(o.Log, cfg.Runtime)
+	defer r.steps.destroy()
+	if d, ok := r.steps.(onDevice); ok {
+		d.describe(o.Log, r.cfg.Runtime)
 		defer d.reportTraffic(o.Log)
 	}
-
-	progress := NewProgress(o.Log)
-	steps := o.Train.Batches()
-	start := time.Now()
-	base := st.Elapsed
-	for epoch := st.Epoch + 1; epoch <= cfg.Train.Epochs; epoch++ {
-		klw := KLWeight(cfg.Loss, epoch)
-		sums, images := st.Partial, st.PartialImages
-		if st.EpochStep == 0 {
-			sums, images = Terms{}, 0
-		}
-		epochStart := time.Now()
-		stepInEpoch := st.EpochStep
-		progress.StartEpoch(epoch, cfg.Train.Epochs, steps, stepInEpoch)
-		err := o.Train.Epoch(ctx, epoch, stepInEpoch, func(x []float32, n int) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if n != cfg.Train.Batch {
-				return nil // drop_last: train_step has a static batch
-			}
-			st.Step++
-			terms, err := s.step(x, st.Step, klw, cfg)
-			if err != nil {
-				return fmt.Errorf("step %d (epoch %d): %w", st.Step, epoch, err)
-			}
-			if !terms.finite() {
-				return fmt.Errorf("step %d (epoch %d, batch %d): loss is not finite (total %g, mse %g, ssim %g, kl %g); the last good checkpoint is kept",
-					st.Step, epoch, stepInEpoch+1, terms.Total, terms.MSE, terms.SSIM, terms.KL)
-			}
-			s.commit()
-			fault.Point("step")
-			stepInEpoch++
-			sums.add(terms, float64(n))
-			images += n
-			progress.Step(stepInEpoch, sums.Total/float64(images), float64(images)/time.Since(epochStart).Seconds())
-			return nil
-		})
+	r.progress, r.start, r.base = NewProgress(o.Log), time.Now(), r.st.Elapsed
+	for epoch := r.st.Epoch + 1; epoch <= r.cfg.Train.Epochs; epoch++ {
+		ep, err := r.runEpoch(ctx, epoch)
 		if err != nil {
-			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-				st.EpochStep, st.Partial, st.PartialImages = stepInEpoch, sums, images
-				st.Elapsed = base + time.Since(start).Seconds()
-				st.Metrics = metrics
-				tag := epochTag(epoch-1, 0)
-				if stepInEpoch > 0 {
-					tag = epochTag(epoch-1, stepInEpoch)
-				}
-				if err := saveState(o.Run, tag, st, s); err != nil {
-					return nil, err
-				}
-				fmt.Fprintf(o.Log, "\ninterrupted in epoch %d after %d batches; checkpoint %s written\n", epoch, stepInEpoch, tag)
-				return nil, ErrInterrupted
-			}
 			return nil, err
 		}
-		if images == 0 {
-			return nil, fmt.Errorf("epoch %d: no full training batch of %d maps (the training split is too small)", epoch, cfg.Train.Batch)
-		}
-		trainTime := time.Since(epochStart).Seconds()
-		// Validation uses the final KL weight (beta), not the warm-up's: totals of different
-		// epochs then measure the same objective, so best-model choice and early stopping
-		// are not fooled by the rising weight.
-		val, err := s.evaluate(ctx, o.Val, cfg.Loss.Beta)
-		if err != nil {
-			if ctx.Err() != nil {
-				// Interrupted during validation: the epoch's training is done; keep it.
-				st.EpochStep, st.Partial, st.PartialImages = stepInEpoch, sums, images
-				st.Metrics = metrics
-				tag := epochTag(epoch-1, stepInEpoch)
-				if err := saveState(o.Run, tag, st, s); err != nil {
-					return nil, err
-				}
-				return nil, ErrInterrupted
-			}
+		if err := r.endEpoch(ctx, ep); err != nil {
 			return nil, err
 		}
-		if !val.finite() {
-			return nil, fmt.Errorf("epoch %d: validation loss is not finite (%g)", epoch, val.Total)
-		}
-		st.Epoch, st.EpochStep, st.Partial, st.PartialImages = epoch, 0, Terms{}, 0
-		st.Elapsed = base + time.Since(start).Seconds()
-		m := EpochMetrics{
-			Epoch: epoch, Step: st.Step, Train: sums.scaled(1 / float64(images)), Val: val,
-			KLWeight: klw, ValKLWeight: cfg.Loss.Beta, LR: cfg.Train.LR, ImagesPS: float64(images) / trainTime, Elapsed: st.Elapsed,
-		}
-		if st.BestEpoch == 0 || val.Total < st.BestLoss {
-			st.BestLoss, st.BestEpoch, st.BadEpochs = val.Total, epoch, 0
-			m.Best = true
-		} else {
-			st.BadEpochs++
-		}
-		if cfg.Train.Patience > 0 && st.BadEpochs >= cfg.Train.Patience {
-			st.Done, st.EarlyStopped, st.StopReason = true, true, fmt.Sprintf("early stopping: no validation improvement for %d epochs (best %.6f at epoch %d)", st.BadEpochs, st.BestLoss, st.BestEpoch)
-		} else if epoch == cfg.Train.Epochs {
-			st.Done, st.StopReason = true, fmt.Sprintf("reached %d epochs (best %.6f at epoch %d)", epoch, st.BestLoss, st.BestEpoch)
-		}
-		metrics = append(metrics, m)
-		st.Metrics = metrics
-		// Order matters for crash safety: best weights, then the rolling checkpoint (its JSON
-		// last, with the metrics), then the metrics file.
-		if m.Best {
-			if err := saveState(o.Run, "best", st, s); err != nil {
-				return nil, err
-			}
-		}
-		if err := saveState(o.Run, epochTag(epoch, 0), st, s); err != nil {
-			return nil, err
-		}
-		if err := pruneCheckpoints(o.Run, cfg.Train.KeepLast); err != nil {
-			return nil, err
-		}
-		if err := writeMetrics(filepath.Join(o.Run, MetricsFile), metrics); err != nil {
-			return nil, err
-		}
-		fault.Point("metrics")
-		progress.EndEpoch(m, cfg.Train.Epochs)
-		if o.AfterEpoch != nil {
-			o.AfterEpoch(epoch)
-		}
-		if st.Done {
-			fmt.Fprintln(o.Log, st.StopReason)
+		if r.st.Done {
+			fmt.Fprintln(o.Log, r.st.StopReason)
 			break
 		}
 		if ctx.Err() != nil {
@@ -280,11 +116,210 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			return nil, ErrInterrupted
 		}
 	}
-	best, err := loadBest(o.Run, t)
+	return r.result(t)
+}
+
+// training is the state of one Train call.
+type training struct {
+	o        Options
+	cfg      configs.Config
+	st       State
+	metrics  []EpochMetrics
+	steps    stepRunner
+	progress *Progress
+	start    time.Time
+	base     float64 // training seconds before this process
+}
+
+// epochRun is what an epoch's training steps leave: the loss sums over its images.
+type epochRun struct {
+	epoch, batches int
+	klw            float64
+	sums           Terms
+	images         int
+	seconds        float64
+}
+
+// resume returns the starting tensors: the newest checkpoint's (with its state and metrics
+// rows, the metrics file made whole again), or fresh ones. A run that only ran out of epochs,
+// or stopped early with a patience since raised, continues when train.epochs allows.
+func (r *training) resume(model *vae.VAE) (*Tensors, error) {
+	o, cfg := r.o, r.cfg
+	t := &Tensors{}
+	for _, s := range model.Params() {
+		t.Names = append(t.Names, s.Name)
+		t.Shapes = append(t.Shapes, s.Shape)
+	}
+	arch := Fingerprint(model)
+	r.st = State{Seed: cfg.Seed, Arch: arch}
+	latest, err := LatestCheckpoint(o.Run)
+	switch {
+	case err != nil:
+		return nil, err
+	case latest == "":
+		return freshTensors(model, cfg.Seed), nil
+	case !o.Resume:
+		return nil, fmt.Errorf("run directory %s already has checkpoints (newest %s): pass --resume to continue it, or choose another --out", o.Run, latest)
+	}
+	// Check the architecture before reading tensors, for a clear error.
+	var peek State
+	if err := readJSON(filepath.Join(checkpointDir(o.Run), latest+".json"), &peek); err != nil {
+		return nil, err
+	}
+	if peek.Arch != arch {
+		return nil, fmt.Errorf("run directory %s holds a model of another architecture (checkpoint %s): its config differs in model or data.size; use a new --out", o.Run, latest)
+	}
+	if r.st, err = LoadCheckpoint(o.Run, latest, t); err != nil {
+		return nil, err
+	}
+	if r.st.Seed != cfg.Seed {
+		return nil, fmt.Errorf("run directory %s was trained with seed %d, the config says %d", o.Run, r.st.Seed, cfg.Seed)
+	}
+	// The checkpoint carries the metrics rows up to it (older ones: the file's rows).
+	r.metrics = r.st.Metrics
+	if r.metrics == nil {
+		if r.metrics, err = ReadMetrics(filepath.Join(o.Run, MetricsFile)); err != nil {
+			return nil, err
+		}
+	}
+	r.metrics = keepEpochs(r.metrics, r.st.Epoch)
+	if err := writeMetrics(filepath.Join(o.Run, MetricsFile), r.metrics); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "resuming %s from %s (epoch %d, step %d)\n", o.Run, latest, r.st.Epoch, r.st.Step)
+	st := &r.st
+	if st.Done && cfg.Train.Epochs > st.Epoch && (!st.EarlyStopped || cfg.Train.Patience == 0 || st.BadEpochs < cfg.Train.Patience) {
+		fmt.Fprintf(o.Log, "continuing to %d epochs (the run had %s)\n", cfg.Train.Epochs, st.StopReason)
+		st.Done, st.EarlyStopped, st.StopReason = false, false, ""
+	}
+	return t, nil
+}
+
+// runEpoch runs the training steps of an epoch, from where a mid-epoch checkpoint left it.
+// Ctrl-C saves a checkpoint at the batch reached (interrupted).
+func (r *training) runEpoch(ctx context.Context, epoch int) (epochRun, error) {
+	cfg, st := r.cfg, &r.st
+	ep := epochRun{epoch: epoch, batches: st.EpochStep, klw: KLWeight(cfg.Loss, epoch)}
+	if st.EpochStep > 0 {
+		ep.sums, ep.images = st.Partial, st.PartialImages
+	}
+	start := time.Now()
+	r.progress.StartEpoch(epoch, cfg.Train.Epochs, r.o.Train.Batches(), ep.batches)
+	err := r.o.Train.Epoch(ctx, epoch, ep.batches, func(x []float32, n int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if n != cfg.Train.Batch {
+			return nil // drop_last: train_step has a static batch
+		}
+		st.Step++
+		terms, err := r.steps.step(x, st.Step, ep.klw, cfg)
+		if err != nil {
+			return fmt.Errorf("step %d (epoch %d): %w", st.Step, epoch, err)
+		}
+		if !terms.finite() {
+			return fmt.Errorf("step %d (epoch %d, batch %d): loss is not finite (total %g, mse %g, ssim %g, kl %g); the last good checkpoint is kept",
+				st.Step, epoch, ep.batches+1, terms.Total, terms.MSE, terms.SSIM, terms.KL)
+		}
+		r.steps.commit()
+		fault.Point("step")
+		ep.batches++
+		ep.sums.add(terms, float64(n))
+		ep.images += n
+		r.progress.Step(ep.batches, ep.sums.Total/float64(ep.images), float64(ep.images)/time.Since(start).Seconds())
+		return nil
+	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return ep, r.interrupted(ep)
+	}
+	if err == nil && ep.images == 0 {
+		err = fmt.Errorf("epoch %d: no full training batch of %d maps (the training split is too small)", epoch, cfg.Train.Batch)
+	}
+	ep.seconds = time.Since(start).Seconds()
+	return ep, err
+}
+
+// interrupted writes the checkpoint of a run stopped in an epoch (before or after its
+// validation) and returns ErrInterrupted: the one save-on-interrupt path.
+func (r *training) interrupted(ep epochRun) error {
+	st := &r.st
+	st.EpochStep, st.Partial, st.PartialImages = ep.batches, ep.sums, ep.images
+	st.Elapsed = r.base + time.Since(r.start).Seconds()
+	st.Metrics = r.metrics
+	tag := epochTag(ep.epoch-1, ep.batches)
+	if err := saveState(r.o.Run, tag, *st, r.steps); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.o.Log, "\ninterrupted in epoch %d after %d batches; checkpoint %s written\n", ep.epoch, ep.batches, tag)
+	return ErrInterrupted
+}
+
+// endEpoch validates, records the epoch (best model, early stopping), and writes the best
+// and rolling checkpoints, then the metrics file: in that order for crash safety, the
+// rolling checkpoint's JSON (which carries the metrics rows) last of the checkpoint.
+func (r *training) endEpoch(ctx context.Context, ep epochRun) error {
+	cfg, st := r.cfg, &r.st
+	// Validation uses the final KL weight (beta), not the warm-up's: totals of different
+	// epochs then measure the same objective, so best-model choice and early stopping
+	// are not fooled by the rising weight.
+	val, err := r.steps.evaluate(ctx, r.o.Val, cfg.Loss.Beta)
+	if err != nil && ctx.Err() != nil {
+		return r.interrupted(ep) // the epoch's training is done; keep it
+	}
+	if err != nil {
+		return err
+	}
+	if !val.finite() {
+		return fmt.Errorf("epoch %d: validation loss is not finite (%g)", ep.epoch, val.Total)
+	}
+	st.Epoch, st.EpochStep, st.Partial, st.PartialImages = ep.epoch, 0, Terms{}, 0
+	st.Elapsed = r.base + time.Since(r.start).Seconds()
+	m := EpochMetrics{
+		Epoch: ep.epoch, Step: st.Step, Train: ep.sums.scaled(1 / float64(ep.images)), Val: val,
+		KLWeight: ep.klw, ValKLWeight: cfg.Loss.Beta, LR: cfg.Train.LR, ImagesPS: float64(ep.images) / ep.seconds, Elapsed: st.Elapsed,
+	}
+	if st.BestEpoch == 0 || val.Total < st.BestLoss {
+		st.BestLoss, st.BestEpoch, st.BadEpochs = val.Total, ep.epoch, 0
+		m.Best = true
+	} else {
+		st.BadEpochs++
+	}
+	if cfg.Train.Patience > 0 && st.BadEpochs >= cfg.Train.Patience {
+		st.Done, st.EarlyStopped, st.StopReason = true, true, fmt.Sprintf("early stopping: no validation improvement for %d epochs (best %.6f at epoch %d)", st.BadEpochs, st.BestLoss, st.BestEpoch)
+	} else if ep.epoch == cfg.Train.Epochs {
+		st.Done, st.StopReason = true, fmt.Sprintf("reached %d epochs (best %.6f at epoch %d)", ep.epoch, st.BestLoss, st.BestEpoch)
+	}
+	r.metrics = append(r.metrics, m)
+	st.Metrics = r.metrics
+	if m.Best {
+		if err := saveState(r.o.Run, "best", *st, r.steps); err != nil {
+			return err
+		}
+	}
+	if err := saveState(r.o.Run, epochTag(ep.epoch, 0), *st, r.steps); err != nil {
+		return err
+	}
+	if err := pruneCheckpoints(r.o.Run, cfg.Train.KeepLast); err != nil {
+		return err
+	}
+	if err := writeMetrics(filepath.Join(r.o.Run, MetricsFile), r.metrics); err != nil {
+		return err
+	}
+	fault.Point("metrics")
+	r.progress.EndEpoch(m, cfg.Train.Epochs)
+	if r.o.AfterEpoch != nil {
+		r.o.AfterEpoch(ep.epoch)
+	}
+	return nil
+}
+
+// result is the run's state and metrics with the best checkpoint's parameters.
+func (r *training) result(shape *Tensors) (*Result, error) {
+	best, err := loadBest(r.o.Run, shape)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{State: st, Metrics: metrics, Params: best}, nil
+	return &Result{State: r.st, Metrics: r.metrics, Params: best}, nil
 }
 
 // loadBest reads the best checkpoint's parameters.
@@ -382,7 +417,7 @@ func evalFeed(ctx context.Context, f Feed, run func(x []float32, n int) (Terms, 
 }
 
 // saveState writes the runner's current state as checkpoint tag.
-func saveState(run, tag string, st State, s steps) error {
+func saveState(run, tag string, st State, s stepRunner) error {
 	t, err := s.tensors()
 	if err != nil {
 		return err

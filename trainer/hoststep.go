@@ -15,7 +15,7 @@ import (
 
 // stepper owns the sessions and the Go memory they run on. Parameters and Adam moments are
 // double-buffered: the optimizer reads side and writes 1-side, and commit flips side.
-type stepper struct {
+type hostStepper struct {
 	train, opt, eval *onnx.Session
 	names            []string
 	shapes           [][]int64
@@ -35,10 +35,10 @@ type stepper struct {
 	owned            []onnx.Value
 }
 
-// newStepper builds the three training artifacts, writes them to artifactDir (when not
+// newHostStepper builds the three training artifacts, writes them to artifactDir (when not
 // empty) for inspection and reuse by other tools, and loads them.
-func newStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *stepper, err error) {
-	s = &stepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
+func newHostStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *hostStepper, err error) {
+	s = &hostStepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
 		klw: []float32{0}, size1: []float32{0}, eps1: []float32{0}, adam: model.Options().Adam}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
@@ -134,7 +134,7 @@ func newStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir stri
 
 // step runs train_step on x at the current parameters and, when the loss is finite, the
 // optimizer into the other buffer (commit makes it current).
-func (s *stepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
+func (s *hostStepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
 	xt, err := onnx.NewTensor([]int64{s.batch, preprocess.Channels, s.size, s.size}, x)
 	if err != nil {
 		return Terms{}, err
@@ -181,9 +181,9 @@ func writeArtifacts(dir string, arts ...graphs.Artifact) error {
 }
 
 // commit makes the optimizer's output the current parameters.
-func (s *stepper) commit() { s.side = 1 - s.side }
+func (s *hostStepper) commit() { s.side = 1 - s.side }
 
-func (s *stepper) terms() Terms {
+func (s *hostStepper) terms() Terms {
 	// The graph reports mean SSIM; the objective uses 1-SSIM. Terms keep SSIM itself.
 	return Terms{Total: float64(s.lossBuf[0][0]), MSE: float64(s.lossBuf[1][0]),
 		SSIM: float64(s.lossBuf[2][0]), KL: float64(s.lossBuf[3][0])}
@@ -191,7 +191,7 @@ func (s *stepper) terms() Terms {
 
 // evaluate runs eval_step (z = mu) over the feed's first epoch order and returns the
 // image-weighted mean loss terms.
-func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
+func (s *hostStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw[0] = float32(klw)
 	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
 		xt, err := onnx.NewTensor([]int64{int64(n), preprocess.Channels, s.size, s.size}, x)
@@ -210,13 +210,13 @@ func (s *stepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, err
 
 // tensors is the current state for a checkpoint (no copy: the caller writes it out before
 // the next step).
-func (s *stepper) tensors() (*Tensors, error) {
+func (s *hostStepper) tensors() (*Tensors, error) {
 	return &Tensors{Names: s.names, Shapes: s.shapes, Params: s.params[s.side], M: s.m[s.side], V: s.v[s.side]}, nil
 }
 
 // traffic counts what a GPU provider copies for this runner's host-memory tensors: every
 // input and output of both graphs, each step. On the CPU provider nothing is copied.
-func (s *stepper) traffic() (onnx.Traffic, int) {
+func (s *hostStepper) traffic() (onnx.Traffic, int) {
 	if s.train.Provider == "cpu" {
 		return onnx.Traffic{}, s.steps
 	}
@@ -234,7 +234,7 @@ func (s *stepper) traffic() (onnx.Traffic, int) {
 	return onnx.Traffic{ToDevice: perStep.ToDevice * int64(s.steps), ToHost: perStep.ToHost * int64(s.steps)}, s.steps
 }
 
-func (s *stepper) destroy() {
+func (s *hostStepper) destroy() {
 	onnx.DestroyAll(s.owned)
 	s.owned = nil
 	for _, ss := range []*onnx.Session{s.train, s.opt, s.eval} {
