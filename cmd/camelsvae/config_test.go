@@ -3,9 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/fault"
+	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 	"github.com/spf13/pflag"
 )
 
@@ -177,5 +182,14 @@ func TestEnvWarnings(t *testing.T) {
 	if _, warnings, err := resolveConfigWarn("", nil, []string{"CAMELSVAE_TRAIN_EPOCH=5", "CAMELSVAE_TRAIN_BATCH=-1"}); err == nil ||
 		len(warnings) != 1 || !strings.Contains(warnings[0], "CAMELSVAE_TRAIN_EPOCHS") {
 		t.Fatalf("err %v, warnings %q", err, warnings)
+	}
+}
+
+// TestProgramEnv: every variable the program or its tests read is known to the warnings.
+func TestProgramEnv(t *testing.T) {
+	for _, name := range []string{onnx.EnvLibrary, fault.Env, onnxtest.EnvProvider, onnxtest.EnvDump, testMainEnv} {
+		if !slices.Contains(configs.ProgramEnv, name) {
+			t.Errorf("%s is missing from configs.ProgramEnv", name)
+		}
 	}
 }
