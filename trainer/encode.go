@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,20 +12,20 @@ import (
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
-	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
 // EncodeOptions configure a batch encoding job.
 type EncodeOptions struct {
-	Mem     memory.Allocator
-	Data    *Data
-	Config  configs.Config
-	Encoder string // path of encoder.onnx
-	Set     string
-	Maps    []int
-	Batch   int
+	Mem    memory.Allocator
+	Src    *preprocess.Source
+	Stats  *preprocess.Stats
+	Config configs.Config
+	Export string // the folder of encoder.onnx
+	Set    string
+	Maps   []int
+	Batch  int
 	// Out is .parquet (default) or .arrow (Arrow IPC); NPY also writes mu as Out+".mu.npy".
 	Out string
 	NPY bool
@@ -85,21 +84,20 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	model, err := os.ReadFile(o.Encoder)
+	model, err := vae.FromConfig(o.Config)
 	if err != nil {
-		return nil, st, fmt.Errorf("encoder: %w (train or export the model first)", err)
+		return nil, st, err
 	}
-	outputs := []string{vae.OutMu, vae.OutLogvar}
 	// The loader's workers share the cores with ONNX Runtime here: spinning intra-op threads
 	// would take their CPU while they wait (measured: 5-10% more maps/s without spinning).
 	rt := o.Config.Runtime
 	rt.Spinning = false
-	sess, err := onnx.NewSession(model, []string{vae.InX}, outputs, rt)
+	codec, err := OpenCodec(o.Export, model, rt, false, false)
 	if err != nil {
-		return nil, st, fmt.Errorf("%s: %w", o.Encoder, err)
+		return nil, st, err
 	}
-	defer sess.Destroy()
-	loader, err := preprocess.NewLoader(o.Mem, o.Data.Src, o.Data.Stats,
+	defer codec.Close()
+	loader, err := preprocess.NewLoader(o.Mem, o.Src, o.Stats,
 		preprocess.Items(o.Set, o.Maps, []preprocess.Variant{preprocess.Identity}),
 		preprocess.LoaderOptions{Batch: max(1, o.Batch), Workers: o.Config.Data.Workers, Prefetch: o.Config.Data.Prefetch})
 	if err != nil {
@@ -107,36 +105,20 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 	}
 	L := int(o.Config.Model.Latent)
 	lat := &formats.Latents{L: L}
-	size := int64(o.Config.Data.Size)
 	start, last := time.Now(), time.Now()
 	for b, err := range loader.Epoch(ctx, 0) {
 		if err != nil {
 			return nil, st, err
 		}
-		x, err := onnx.NewTensor([]int64{int64(b.N), preprocess.Channels, size, size}, b.X)
-		if err != nil {
-			b.Release()
-			return nil, st, err
-		}
-		out := make([]onnx.Value, 2)
-		err = sess.Run([]onnx.Value{x}, out)
-		x.Destroy()
+		mu, lv, _, err := codec.Encode(b.X, b.N)
 		if err != nil {
 			b.Release()
 			return nil, st, fmt.Errorf("encoding batch %d: %w", b.Index, err)
 		}
-		mu, _, err1 := onnx.Float32s(out[0])
-		lv, _, err2 := onnx.Float32s(out[1])
-		if err1 != nil || err2 != nil {
-			onnx.DestroyAll(out)
-			b.Release()
-			return nil, st, fmt.Errorf("encoder outputs: %v %v", err1, err2)
-		}
 		lat.Mu = append(lat.Mu, mu...)
 		lat.Logvar = append(lat.Logvar, lv...)
-		onnx.DestroyAll(out)
 		for _, it := range b.Items {
-			p, err := o.Data.Src.Params(it.Set, int(it.Map))
+			p, err := o.Src.Params(it.Set, int(it.Map))
 			if err != nil {
 				b.Release()
 				return nil, st, err

@@ -80,8 +80,8 @@ func BenchmarkEncode(b *testing.B) {
 	if err := Export(exp, cfg, model.InitParams(1), stats); err != nil {
 		b.Fatal(err)
 	}
-	o := EncodeOptions{Mem: memory.DefaultAllocator, Data: &Data{Src: src, Stats: stats}, Config: cfg,
-		Encoder: filepath.Join(exp, EncoderFile), Set: "LH", Maps: maps, Batch: 64}
+	o := EncodeOptions{Mem: memory.DefaultAllocator, Src: src, Stats: stats, Config: cfg,
+		Export: exp, Set: "LH", Maps: maps, Batch: 64}
 	b.ResetTimer()
 	total := 0
 	for range b.N {

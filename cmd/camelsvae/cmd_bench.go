@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/pipeline"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
 )
@@ -29,7 +30,7 @@ func newBenchCmd() *cobra.Command {
 			if err := trainer.CheckTrainingMemory(cfg, 0); err != nil {
 				return err
 			}
-			if err := setupRuntime(cmd, cfg); err != nil {
+			if err := pipeline.SetupRuntime(envOf(cmd), cfg); err != nil {
 				return err
 			}
 			steps, _ := cmd.Flags().GetInt("steps")

@@ -1,17 +1,19 @@
 package main
 
 import (
-	"fmt"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"context"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/camelsvae/camelsvae/trainer"
+	"github.com/camelsvae/camelsvae/pipeline"
 	"github.com/spf13/cobra"
 )
 
-func newEncodeCmd() *cobra.Command {
+// encodeOptions are what `camelsvae encode` runs with.
+type encodeOptions struct {
+	dirOptions
+	Encode pipeline.EncodeOptions
+}
+
+func newEncodeCmd(runF func(context.Context, encodeOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "encode --run RUN_DIR --set LH [--maps N|all] --out F.parquet",
 		Short: "Encode maps to latents (mu, logvar) with the run's exported encoder",
@@ -25,42 +27,14 @@ func newEncodeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set, _ := cmd.Flags().GetString("set")
-			if set == "" {
-				set = cfg.Data.TestSet
-			}
-			// The run opens these two sets (trainer.Prepare); any other has no maps here.
-			if set != cfg.Data.TrainSet && set != cfg.Data.TestSet {
-				return fmt.Errorf("--set %s: the run's sets are %s (data.train_set) and %s (data.test_set)", set, cfg.Data.TrainSet, cfg.Data.TestSet)
-			}
-			if err := setupRuntime(cmd, cfg); err != nil {
-				return err
-			}
-			mapsArg, _ := cmd.Flags().GetString("maps")
-			out, _ := cmd.Flags().GetString("out")
-			if out == "" {
-				out = filepath.Join(run, "latents", set+".parquet")
-			}
-			batch, _ := cmd.Flags().GetInt("batch-size")
-			npy, _ := cmd.Flags().GetBool("npy")
-			data, err := trainer.Prepare(cmd.Context(), cfg, run)
-			if err != nil {
-				return err
-			}
-			defer data.Close()
-			maps, err := chooseMaps(data, set, mapsArg, cfg.Data.TestSet)
-			if err != nil {
-				return err
-			}
-			st, err := trainer.Encode(cmd.Context(), trainer.EncodeOptions{
-				Mem: memory.DefaultAllocator, Data: data, Config: cfg, Encoder: filepath.Join(run, exportDir, trainer.EncoderFile),
-				Set: set, Maps: maps, Batch: batch, Out: out, NPY: npy, Log: cmd.OutOrStdout(),
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "encoded %d maps of %s in %.1fs (%.1f maps/s) -> %s\n", st.Maps, set, st.Seconds, float64(st.Maps)/st.Seconds, out)
-			return nil
+			f := cmd.Flags()
+			o := encodeOptions{dirOptions: dirOptions{Env: envOf(cmd), Config: cfg, Dir: run}}
+			o.Encode.Set, _ = f.GetString("set")
+			o.Encode.Maps, _ = f.GetString("maps")
+			o.Encode.Out, _ = f.GetString("out")
+			o.Encode.Batch, _ = f.GetInt("batch-size")
+			o.Encode.NPY, _ = f.GetBool("npy")
+			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().String("run", "", "run directory of a trained model")
@@ -72,32 +46,6 @@ func newEncodeCmd() *cobra.Command {
 	return cmd
 }
 
-// chooseMaps resolves --maps: "" is the run's subset of the test set (all maps of other
-// sets), "all" every map, N the first N.
-func chooseMaps(d *trainer.Data, set, arg, testSet string) ([]int, error) {
-	n := d.Src.Len(set)
-	all := func(k int) []int {
-		out := make([]int, k)
-		for i := range out {
-			out[i] = i
-		}
-		return out
-	}
-	switch strings.ToLower(arg) {
-	case "":
-		if set == testSet && len(d.Splits.TestSetMaps) > 0 {
-			return d.Splits.TestSetMaps, nil
-		}
-		return all(n), nil
-	case "all":
-		return all(n), nil
-	}
-	k, err := strconv.Atoi(arg)
-	if err != nil || k <= 0 {
-		return nil, fmt.Errorf("--maps %q: want a positive number or all", arg)
-	}
-	if k > n {
-		return nil, fmt.Errorf("--maps %d: set %s has %d maps", k, set, n)
-	}
-	return all(k), nil
+func encodeRun(ctx context.Context, o encodeOptions) error {
+	return pipeline.Encode(ctx, o.Env, o.Config, o.Dir, o.Encode)
 }

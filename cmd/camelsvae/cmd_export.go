@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/camelsvae/camelsvae/pipeline"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/spf13/cobra"
@@ -32,7 +33,7 @@ func newExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			stats, err := preprocess.LoadStats(filepath.Join(run, trainer.StatsFile))
+			stats, err := preprocess.LoadStats(filepath.Join(run, pipeline.StatsFile))
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/pipeline"
 	"github.com/camelsvae/camelsvae/trainer"
 	"go.yaml.in/yaml/v3"
 )
@@ -48,7 +48,7 @@ func runDirWithConfig(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(run, runConfigFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run, trainer.ConfigFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return run
@@ -153,9 +153,9 @@ func TestEvalTooFewTestMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := filepath.Join(dir, "run")
-	_, err := evaluateRun(context.Background(), cfg, run, io.Discard)
+	_, err := pipeline.Evaluate(context.Background(), pipeline.Env{}, cfg, run)
 	wantOneLine(t, err, "15 LH test maps", "data.test_maps 0", "eval.clusters 20", "at least 20")
-	if _, err := os.Stat(filepath.Join(run, reportDir)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(run, pipeline.ReportDir)); !os.IsNotExist(err) {
 		t.Fatalf("report directory: %v", err)
 	}
 }

@@ -23,7 +23,8 @@ func NewRootCommand() *cobra.Command {
 	root.PersistentFlags().String("ort-lib", "", "path of libonnxruntime.so (else $CAMELSVAE_ORT_LIB, runtime.library, the make-ort copy, system paths)")
 	root.PersistentFlags().String("provider", "", "execution provider: cpu, cuda or webgpu (runtime.provider)")
 	root.PersistentFlags().Int("threads", 0, "ONNX Runtime intra-op threads, 0 = one per core (runtime.intra_op_threads)")
-	root.AddCommand(newVersionCmd(), newDoctorCmd(), newTrainCmd(), newEncodeCmd(), newExportCmd(), newGraphsCmd(), newPCACmd(), newEvalCmd(), newReportCmd(), newRunCmd(), newSynthCmd(), newPrepareCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newDoctorCmd(), newTrainCmd(trainRun), newEncodeCmd(encodeRun), newExportCmd(),
+		newGraphsCmd(), newPCACmd(pcaRun), newEvalCmd(evalRun), newReportCmd(), newRunCmd(runRun), newSynthCmd(), newPrepareCmd(prepareRun), newBenchCmd())
 	return root
 }
 
@@ -63,9 +64,7 @@ func runDirConfig(cmd *cobra.Command, run string) (configs.Config, error) {
 	if run == "" {
 		return configs.Config{}, errors.New("--run is required (a run directory made by `camelsvae train` or `camelsvae run`)")
 	}
-	cfg, err := loadRunConfig(cmd, run)
-	printWarnings(cmd, configs.EnvWarnings(os.Environ()))
-	return cfg, err
+	return loadRunConfig(cmd, run)
 }
 
 // resolveConfig is loadConfig with its inputs explicit, for tests; it drops the warnings.
@@ -76,6 +75,11 @@ func resolveConfig(path string, flags *pflag.FlagSet, environ []string) (configs
 
 // resolveConfigWarn is configs.Load with the flags that override config keys (flagKeys).
 func resolveConfigWarn(path string, flags *pflag.FlagSet, environ []string) (configs.Config, []string, error) {
+	return configs.Load(path, flagOverrides(flags), environ)
+}
+
+// flagOverrides are the config keys the set flags override (flagKeys), with their values.
+func flagOverrides(flags *pflag.FlagSet) map[string]string {
 	overrides := map[string]string{}
 	if flags != nil {
 		flags.Visit(func(f *pflag.Flag) {
@@ -84,7 +88,7 @@ func resolveConfigWarn(path string, flags *pflag.FlagSet, environ []string) (con
 			}
 		})
 	}
-	return configs.Load(path, overrides, environ)
+	return overrides
 }
 
 // oneLine folds a multi-line library error into one line.

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"encoding/json"
-	"os/exec"
-
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/lock"

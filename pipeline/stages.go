@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"crypto/sha256"
@@ -13,9 +13,6 @@ import (
 
 	"github.com/camelsvae/camelsvae/formats"
 )
-
-// stageDir holds one stamp per pipeline stage of a run directory.
-const stageDir = ".stages"
 
 // stamp records that a stage ran with given inputs: Hash covers the config values that
 // define its outputs and the digests of what it reads from earlier stages; Extend covers
@@ -34,6 +31,9 @@ type stamp struct {
 // stage is one step of `camelsvae run`.
 type stage struct {
 	name string
+	// enabled says whether this config runs the stage; the digests a disabled stage would
+	// publish are left out of the hashes of the stages after it.
+	enabled bool
 	// inputs are the config parts that define the stage's outputs; extend those that a
 	// finished stage takes on by resuming.
 	inputs, extend []any
@@ -46,15 +46,16 @@ type stage struct {
 	// retire clears the outputs of an attempt with other inputs before a fresh run.
 	retire func() error
 	// publish returns digests of what the stage hands on, by key; without it the stage
-	// publishes its input hash under its name.
+	// publishes its input hash (and its extend inputs) under its name.
 	publish func() (map[string]string, error)
 }
 
 // pipeline runs stages in order, skipping those whose stamp matches and whose outputs exist.
 type pipeline struct {
-	dir     string
-	out     io.Writer
-	digests map[string]string
+	dir      string
+	out      io.Writer
+	digests  map[string]string
+	disabled map[string]bool
 }
 
 func (p *pipeline) stampPath(name string) string { return filepath.Join(p.dir, stageDir, name+".json") }
@@ -109,6 +110,9 @@ func fileDigest(dir string, files ...string) (string, error) {
 func (p *pipeline) hash(st stage) (string, error) {
 	in := []any{st.inputs}
 	for _, a := range st.after {
+		if p.disabled[a] {
+			continue
+		}
 		d, ok := p.digests[a]
 		if !ok {
 			return "", fmt.Errorf("stage %s depends on %s, which has not run", st.name, a)
@@ -126,10 +130,16 @@ func (p *pipeline) exists(path string) bool {
 	return err == nil
 }
 
-// run executes the stages in order.
-func (p *pipeline) run(stages []stage) error {
-	if p.digests == nil {
-		p.digests = map[string]string{}
+// run executes the enabled stages in order.
+func (p *pipeline) run(all []stage) error {
+	p.digests, p.disabled = map[string]string{}, map[string]bool{}
+	var stages []stage
+	for _, st := range all {
+		if st.enabled {
+			stages = append(stages, st)
+		} else {
+			p.disabled[st.name] = true
+		}
 	}
 	for i, st := range stages {
 		h, err := p.hash(st)
@@ -151,7 +161,7 @@ func (p *pipeline) run(stages []stage) error {
 		same := ok && old.Hash == h
 		if same && old.Done && old.Extend == ext && complete {
 			fmt.Fprintf(p.out, "%s up to date (ran %s, %.0fs)\n", prefix, old.When.Format("2006-01-02 15:04"), old.Seconds)
-			p.publish(st, h, old.Digests)
+			p.publish(st, h, ext, old.Digests)
 			continue
 		}
 		switch {
@@ -191,15 +201,19 @@ func (p *pipeline) run(stages []stage) error {
 		if err := p.writeStamp(stamp{Stage: st.name, Hash: h, Extend: ext, Digests: digests, Done: true, Seconds: secs, When: start}); err != nil {
 			return err
 		}
-		p.publish(st, h, digests)
+		p.publish(st, h, ext, digests)
 		fmt.Fprintf(p.out, "%s done in %.1fs\n", prefix, secs)
 	}
 	return nil
 }
 
-// publish records what a finished stage hands on: its digests, or its input hash.
-func (p *pipeline) publish(st stage, hash string, digests map[string]string) {
+// publish records what a finished stage hands on: its digests, or its input hash (with its
+// extend inputs, which change its outputs too).
+func (p *pipeline) publish(st stage, hash, ext string, digests map[string]string) {
 	if st.publish == nil || digests == nil {
+		if ext != "" {
+			hash, _ = digest(hash, ext)
+		}
 		p.digests[st.name] = hash
 		return
 	}

@@ -1,4 +1,4 @@
-package trainer
+package pipeline
 
 import (
 	"context"
@@ -12,13 +12,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/preprocess"
-)
-
-// Files of a run directory written by Prepare.
-const (
-	StatsFile  = "stats.json"
-	SplitsFile = "splits.json"
+	"github.com/camelsvae/camelsvae/trainer"
 )
 
 // Data is a run's data: the open CMD sets, the normalisation statistics of the training
@@ -149,7 +145,7 @@ func (d *Data) Digests() (train, test string, err error) {
 
 // Feeds returns the training feed (augmented, shuffled per epoch, batch train.batch) and the
 // validation feed (identity variant, fixed order, batch train.eval_batch).
-func (d *Data) Feeds(mem memory.Allocator, cfg configs.Config) (train, val Feed, err error) {
+func (d *Data) Feeds(mem memory.Allocator, cfg configs.Config) (train, val trainer.Feed, err error) {
 	variants, err := preprocess.Variants(cfg.Data.Augment)
 	if err != nil {
 		return nil, nil, err
@@ -169,30 +165,33 @@ func (d *Data) Feeds(mem memory.Allocator, cfg configs.Config) (train, val Feed,
 	if err != nil {
 		return nil, nil, fmt.Errorf("validation loader (data.val_frac %g): %w", cfg.Data.ValFrac, err)
 	}
-	return LoaderFeed(tl), LoaderFeed(vl), nil
+	return trainer.LoaderFeed(tl), trainer.LoaderFeed(vl), nil
 }
 
-// LoaderFeed adapts a preprocess.Loader to a Feed.
-func LoaderFeed(l *preprocess.Loader) Feed { return loaderFeed{l} }
-
-type loaderFeed struct{ l *preprocess.Loader }
-
-func (f loaderFeed) Batches() int { return f.l.NumBatches() }
-
-func (f loaderFeed) Epoch(ctx context.Context, epoch, skip int, fn func(x []float32, n int) error) error {
-	for b, err := range f.l.Epoch(ctx, epoch) {
-		if err != nil {
-			return err
-		}
-		if b.Index < skip {
-			b.Release()
-			continue
-		}
-		err := fn(b.X, b.N)
-		b.Release()
-		if err != nil {
-			return err
-		}
+// PrepareDir writes (or checks) the run directory's splits and statistics, which the caller
+// has locked, and prints them. Those drawn with other settings are drawn again, unless a
+// model was trained on them.
+func PrepareDir(ctx context.Context, env Env, cfg configs.Config, dir string) error {
+	prepare := PrepareFresh
+	if latest, err := trainer.LatestCheckpoint(dir); err != nil {
+		return err
+	} else if latest != "" {
+		prepare = Prepare
 	}
-	return ctx.Err()
+	d, err := prepare(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	out, s := env.out(), d.Splits
+	fmt.Fprintf(out, "splits (%s, by %s, seed %d): train %d, val %d, test %d maps; %s test subset %d maps\n",
+		s.TrainSet, s.SplitBy, s.Seed, len(s.Train), len(s.Val), len(s.Test), s.TestSet, len(s.TestSetMaps))
+	for c, f := range formats.Fields {
+		fmt.Fprintf(out, "stats %-4s %-5s mean %.4f std %.4f\n", f, d.Stats.Transforms[c], d.Stats.Mean[c], d.Stats.Std[c])
+	}
+	if d.Stats.Floored > 0 {
+		fmt.Fprintf(out, "warning: %d non-positive values in log10 channels were floored to %g\n", d.Stats.Floored, d.Stats.Floor)
+	}
+	fmt.Fprintf(out, "wrote %s and %s\n", filepath.Join(dir, SplitsFile), filepath.Join(dir, StatsFile))
+	return nil
 }
