@@ -1,7 +1,6 @@
 package formats
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,14 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
-
-	"codeberg.org/sbinet/npyio/npy"
 )
 
 // Fields are the three CMD channels in the order the model sees them.
@@ -24,10 +17,6 @@ var Fields = [3]string{"Mgas", "Vgas", "B"}
 
 // MapsPerSim is how many maps CMD cuts from each simulation (3 axes x 5 slabs).
 const MapsPerSim = 15
-
-// maxHeaderLen bounds the .npy header we accept; numpy writes ~128 bytes, so anything
-// larger is a damaged or hostile file and must not trigger a huge allocation.
-const maxHeaderLen = 1 << 16
 
 // MapPath is the CMD file name of one field of a set, e.g.
 // Maps_Mgas_IllustrisTNG_LH_z=0.00.npy.
@@ -51,107 +40,6 @@ type MapReader struct {
 	order  binary.ByteOrder
 	offset int64 // byte offset of map 0
 	bufs   sync.Pool
-}
-
-// NpyHeader is the part of a .npy header the CMD reader needs.
-type NpyHeader struct {
-	Descr   string // e.g. "<f4"
-	Fortran bool
-	Shape   []int
-	// DataOffset is the byte offset of the first element.
-	DataOffset int64
-}
-
-// ParseNpyHeader parses the preamble and header dictionary of a .npy stream. The dictionary
-// is parsed by npyio; the preamble is checked here first so that a damaged length field
-// cannot cause a huge allocation, and npyio's parser is guarded against panics.
-func ParseNpyHeader(r io.Reader) (NpyHeader, error) {
-	var pre [12]byte
-	if _, err := io.ReadFull(r, pre[:10]); err != nil {
-		return NpyHeader{}, fmt.Errorf("npy preamble: want 10 bytes: %w", noEOF(err))
-	}
-	if !bytes.Equal(pre[:6], npy.Magic[:]) {
-		return NpyHeader{}, fmt.Errorf("not a .npy file: magic %q, want %q", pre[:6], npy.Magic[:])
-	}
-	var hlen, plen int
-	switch pre[6] {
-	case 1:
-		hlen, plen = int(binary.LittleEndian.Uint16(pre[8:10])), 10
-	case 2, 3:
-		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
-			return NpyHeader{}, fmt.Errorf("npy preamble: want 12 bytes: %w", noEOF(err))
-		}
-		hlen, plen = int(binary.LittleEndian.Uint32(pre[8:12])), 12
-	default:
-		return NpyHeader{}, fmt.Errorf("npy version %d.%d unsupported, want 1.x, 2.x or 3.x", pre[6], pre[7])
-	}
-	if hlen <= 0 || hlen > maxHeaderLen {
-		return NpyHeader{}, fmt.Errorf("npy header length %d, want 1..%d", hlen, maxHeaderLen)
-	}
-	hdr := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return NpyHeader{}, fmt.Errorf("npy header: want %d bytes: %w", hlen, noEOF(err))
-	}
-	// npyio slices the dictionary by key positions and trusts what it finds; insist on the
-	// layout numpy writes, guard its parser against panics and cross-check its result.
-	s := string(hdr)
-	m := npyDictRE.FindStringSubmatch(s)
-	if m == nil {
-		return NpyHeader{}, fmt.Errorf("npy header dictionary %q: want {'descr': '<f4', 'fortran_order': False, 'shape': (N, H, W), }", trimHeader(s))
-	}
-	full := append(append([]byte{}, pre[:plen]...), hdr...)
-	rr, err := safeNpyReader(full)
-	if err != nil {
-		return NpyHeader{}, fmt.Errorf("npy header %q: %w", trimHeader(s), err)
-	}
-	h := NpyHeader{
-		Descr:      strings.Trim(rr.Header.Descr.Type, "'\""),
-		Fortran:    rr.Header.Descr.Fortran,
-		Shape:      rr.Header.Descr.Shape,
-		DataOffset: int64(plen + hlen),
-	}
-	var dims []int
-	for tok := range strings.SplitSeq(m[3], ",") {
-		if tok = strings.TrimSpace(tok); tok == "" {
-			continue
-		}
-		d, err := strconv.Atoi(tok)
-		if err != nil || d < 0 {
-			return NpyHeader{}, fmt.Errorf("npy header shape (%s): dimension %q is not a non-negative integer", m[3], tok)
-		}
-		dims = append(dims, d)
-	}
-	if h.Descr != m[1] || h.Fortran != (m[2] == "True") || !slices.Equal(h.Shape, dims) {
-		return NpyHeader{}, fmt.Errorf("npy header %q: inconsistent parse (descr %q, shape %v)", trimHeader(s), h.Descr, h.Shape)
-	}
-	return h, nil
-}
-
-// npyDictRE is the dictionary numpy writes: keys in this order, then padding and a newline.
-var npyDictRE = regexp.MustCompile(`^\{'descr': '([^']*)', 'fortran_order': (True|False), 'shape': \(([0-9, ]*)\), \} *\n$`)
-
-func safeNpyReader(b []byte) (rr *npy.Reader, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rr, err = nil, fmt.Errorf("malformed header (%v)", p)
-		}
-	}()
-	return npy.NewReader(bytes.NewReader(b))
-}
-
-func trimHeader(s string) string {
-	s = strings.TrimRight(s, " \n")
-	if len(s) > 120 {
-		return s[:120] + "..."
-	}
-	return s
-}
-
-func noEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // OpenMaps opens a CMD cube: a C-order (N, H, W) array of float32 or float64. It checks
@@ -355,29 +243,6 @@ func (s *MapSet) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// NpyHeaderBytes returns a version 1.0 .npy header for a little-endian float32 C-order
-// array of the given shape, padded so the data starts on a 64-byte boundary.
-func NpyHeaderBytes(shape ...int) []byte {
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = strconv.Itoa(d)
-	}
-	sh := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		sh += ","
-	}
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", sh)
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	out := make([]byte, 0, total+pad)
-	out = append(out, npy.Magic[:]...)
-	out = append(out, 1, 0)
-	out = binary.LittleEndian.AppendUint16(out, uint16(len(dict)+pad+1))
-	out = append(out, dict...)
-	out = append(out, bytes.Repeat([]byte{' '}, pad)...)
-	return append(out, '\n')
 }
 
 // MapWriter writes a float32 CMD cube (N, H, W). Maps may be written in any order and from

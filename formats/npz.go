@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -137,46 +136,16 @@ func EncodeNPZ(w io.Writer, names []string, arrays map[string]Array) error {
 		if err != nil {
 			return fmt.Errorf("array %q: %w", n, err)
 		}
-		if err := npzWriteNPY(fw, a); err != nil {
+		if err := writeNPY(fw, a); err != nil {
 			return fmt.Errorf("array %q: %w", n, err)
 		}
 	}
 	return zw.Close()
 }
 
-// npzWriteNPY writes a as an .npy stream, format version 1.0 (2.0 when the header is too
-// long), with the header padded so the data starts on a 64-byte boundary as numpy does.
-func npzWriteNPY(w io.Writer, a Array) error {
-	shape := make([]string, len(a.Shape))
-	for i, s := range a.Shape {
-		shape[i] = strconv.Itoa(s)
-	}
-	st := strings.Join(shape, ", ")
-	if len(a.Shape) == 1 {
-		st += ","
-	}
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", a.DType(), st)
-	pre := 10
-	major := byte(1)
-	if len(dict)+1+pre > math.MaxUint16 {
-		pre, major = 12, 2
-	}
-	total := (pre + len(dict) + 1 + 63) / 64 * 64
-	hdr := make([]byte, 0, total)
-	hdr = append(hdr, "\x93NUMPY"...)
-	hdr = append(hdr, major, 0)
-	hl := total - pre
-	if major == 1 {
-		hdr = binary.LittleEndian.AppendUint16(hdr, uint16(hl))
-	} else {
-		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(hl))
-	}
-	hdr = append(hdr, dict...)
-	for len(hdr) < total-1 {
-		hdr = append(hdr, ' ')
-	}
-	hdr = append(hdr, '\n')
-	if _, err := w.Write(hdr); err != nil {
+// writeNPY writes a as an .npy stream (npyHeader, then the data).
+func writeNPY(w io.Writer, a Array) error {
+	if _, err := w.Write(npyHeader(a.DType(), a.Shape)); err != nil {
 		return err
 	}
 	// Encode in chunks: one Write per 64 KiB rather than per element.
@@ -280,76 +249,33 @@ func npzReadMember(f *zip.File) (Array, error) {
 	return a, nil
 }
 
-// npzReadHeader parses an .npy header and returns an Array with a zeroed data slice of the
-// right type and size, the byte order and the element size in bytes. A shape that needs more
-// than limit bytes is refused before anything is allocated.
+// npzReadHeader parses an .npy header (ParseNpyHeader) and returns an Array with a zeroed
+// data slice of the right type and size, the byte order and the element size in bytes. A
+// shape that needs more than limit bytes is refused before anything is allocated.
 func npzReadHeader(r io.Reader, limit uint64) (Array, binary.ByteOrder, int, error) {
-	var pre [8]byte
-	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return Array{}, nil, 0, fmt.Errorf("npy preamble: %w", err)
-	}
-	if string(pre[:6]) != "\x93NUMPY" {
-		return Array{}, nil, 0, fmt.Errorf("bad npy magic %q", pre[:6])
-	}
-	var hl int
-	switch pre[6] {
-	case 1:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return Array{}, nil, 0, fmt.Errorf("npy header length: %w", err)
-		}
-		hl = int(binary.LittleEndian.Uint16(b[:]))
-	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return Array{}, nil, 0, fmt.Errorf("npy header length: %w", err)
-		}
-		hl = int(binary.LittleEndian.Uint32(b[:]))
-		if hl > 1<<24 {
-			return Array{}, nil, 0, fmt.Errorf("npy header length %d too large", hl)
-		}
-	default:
-		return Array{}, nil, 0, fmt.Errorf("unsupported npy version %d.%d", pre[6], pre[7])
-	}
-	hb := make([]byte, hl)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return Array{}, nil, 0, fmt.Errorf("npy header: %w", err)
-	}
-	descr, fortran, shape, err := npzParseDict(string(hb))
+	h, err := ParseNpyHeader(r)
 	if err != nil {
-		return Array{}, nil, 0, fmt.Errorf("npy header %q: %w", strings.TrimSpace(string(hb)), err)
+		return Array{}, nil, 0, err
 	}
-	if fortran {
+	if h.Fortran {
 		return Array{}, nil, 0, errors.New("fortran_order arrays are not supported")
 	}
-	a := Array{Shape: shape}
+	order, elem, err := h.layout()
+	if err != nil {
+		return Array{}, nil, 0, err
+	}
+	a := Array{Shape: h.Shape}
 	n := 1
-	for _, s := range shape {
+	for _, s := range h.Shape {
 		if s < 0 || (s > 0 && n > (1<<40)/s) {
-			return Array{}, nil, 0, fmt.Errorf("bad shape %v", shape)
+			return Array{}, nil, 0, fmt.Errorf("bad shape %v", h.Shape)
 		}
 		n *= s
 	}
-	if len(descr) != 3 {
-		return Array{}, nil, 0, fmt.Errorf("unsupported dtype %q", descr)
-	}
-	var order binary.ByteOrder
-	switch descr[0] {
-	case '<', '|', '=':
-		order = binary.LittleEndian
-	case '>':
-		order = binary.BigEndian
-	default:
-		return Array{}, nil, 0, fmt.Errorf("unsupported dtype %q", descr)
-	}
-	elem := map[string]int{"f4": 4, "f8": 8, "i8": 8, "i4": 4}[descr[1:]]
-	if elem == 0 {
-		return Array{}, nil, 0, fmt.Errorf("unsupported dtype %q (want f4, f8, i8 or i4)", descr)
-	}
 	if need := uint64(n) * uint64(elem); need > limit {
-		return Array{}, nil, 0, fmt.Errorf("shape %v needs %d bytes, member holds %d", shape, need, limit)
+		return Array{}, nil, 0, fmt.Errorf("shape %v needs %d bytes, member holds %d", h.Shape, need, limit)
 	}
-	switch descr[1:] {
+	switch strings.TrimLeft(h.Descr, "<>|=") {
 	case "f4":
 		a.F32 = make([]float32, n)
 	case "f8":
@@ -358,89 +284,4 @@ func npzReadHeader(r io.Reader, limit uint64) (Array, binary.ByteOrder, int, err
 		a.I64 = make([]int64, n)
 	}
 	return a, order, elem, nil
-}
-
-// npzParseDict parses the Python dict literal of an .npy header:
-// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
-func npzParseDict(s string) (descr string, fortran bool, shape []int, err error) {
-	s = strings.TrimSpace(s)
-	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
-		return "", false, nil, errors.New("not a dict")
-	}
-	s = strings.TrimSpace(s[1 : len(s)-1])
-	var gotD, gotF, gotS bool
-	for s != "" {
-		var key string
-		key, s, err = npzQuoted(s)
-		if err != nil {
-			return "", false, nil, err
-		}
-		s = strings.TrimSpace(s)
-		if !strings.HasPrefix(s, ":") {
-			return "", false, nil, fmt.Errorf("missing ':' after %q", key)
-		}
-		s = strings.TrimSpace(s[1:])
-		switch key {
-		case "descr":
-			descr, s, err = npzQuoted(s)
-			if err != nil {
-				return "", false, nil, err
-			}
-			gotD = true
-		case "fortran_order":
-			switch {
-			case strings.HasPrefix(s, "False"):
-				fortran, s = false, s[5:]
-			case strings.HasPrefix(s, "True"):
-				fortran, s = true, s[4:]
-			default:
-				return "", false, nil, errors.New("fortran_order is not True or False")
-			}
-			gotF = true
-		case "shape":
-			end := strings.IndexByte(s, ')')
-			if !strings.HasPrefix(s, "(") || end < 0 {
-				return "", false, nil, errors.New("shape is not a tuple")
-			}
-			shape = []int{}
-			for _, f := range strings.Split(s[1:end], ",") {
-				f = strings.TrimSpace(f)
-				if f == "" {
-					continue
-				}
-				f = strings.TrimSuffix(f, "L")
-				v, perr := strconv.Atoi(f)
-				if perr != nil {
-					return "", false, nil, fmt.Errorf("shape: %w", perr)
-				}
-				shape = append(shape, v)
-			}
-			s = s[end+1:]
-			gotS = true
-		default:
-			return "", false, nil, fmt.Errorf("unknown key %q", key)
-		}
-		s = strings.TrimSpace(s)
-		if strings.HasPrefix(s, ",") {
-			s = strings.TrimSpace(s[1:])
-		} else if s != "" {
-			return "", false, nil, errors.New("missing ',' between entries")
-		}
-	}
-	if !gotD || !gotF || !gotS {
-		return "", false, nil, errors.New("needs descr, fortran_order and shape")
-	}
-	return descr, fortran, shape, nil
-}
-
-// npzQuoted cuts a single- or double-quoted string from the start of s.
-func npzQuoted(s string) (string, string, error) {
-	if s == "" || (s[0] != '\'' && s[0] != '"') {
-		return "", s, errors.New("expected a quoted string")
-	}
-	end := strings.IndexByte(s[1:], s[0])
-	if end < 0 {
-		return "", s, errors.New("unterminated string")
-	}
-	return s[1 : 1+end], s[2+end:], nil
 }

@@ -141,7 +141,7 @@ func TestNPZCorrupt(t *testing.T) {
 		want   string // substring of the one-line error
 	}{
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, "zip"},
-		{"bad magic", func(b []byte) []byte { b[hdr+1] = 'X'; return b }, `member "weights.npy": bad npy magic`},
+		{"bad magic", func(b []byte) []byte { b[hdr+1] = 'X'; return b }, `member "weights.npy": not a .npy file`},
 		{"flipped data byte", func(b []byte) []byte { b[hdr+200] ^= 0xff; return b }, `member "weights.npy"`},
 		{"bad dtype", func(b []byte) []byte {
 			i := bytes.Index(b, []byte("'<f4'"))
