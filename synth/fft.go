@@ -1,68 +1,21 @@
 package synth
 
-import (
-	"math"
-	"math/bits"
-	"math/cmplx"
-)
+import "gonum.org/v1/gonum/dsp/fourier"
 
-// fft2 is an in-place 2-D complex FFT of an n x n grid (n a power of two): radix-2 rows,
-// a transpose, rows again, a transpose back. It is not safe for concurrent use (one per
-// worker); the tables are shared read-only.
+// fft2 is a 2-D complex FFT of an n x n grid, in place: gonum's 1-D FFT over the rows, a
+// transpose, the rows again and a transpose back. It is not safe for concurrent use (one
+// per worker).
 type fft2 struct {
 	n   int
-	rev []int
-	tw  []complex128 // exp(-2 pi i k / n), k < n/2
-	itw []complex128 // conjugates, for the inverse
+	c   *fourier.CmplxFFT
+	row []complex128
 }
 
 func newFFT2(n int) *fft2 {
 	if n < 2 || n&(n-1) != 0 {
 		panic("synth: FFT size must be a power of two >= 2")
 	}
-	f := &fft2{n: n, rev: make([]int, n), tw: make([]complex128, n/2), itw: make([]complex128, n/2)}
-	shift := bits.UintSize - bits.TrailingZeros(uint(n))
-	for i := range f.rev {
-		f.rev[i] = int(bits.Reverse(uint(i)) >> shift)
-	}
-	for k := range f.tw {
-		f.tw[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
-		f.itw[k] = cmplx.Conj(f.tw[k])
-	}
-	return f
-}
-
-// row transforms one row in place; inverse uses conjugate twiddles (no 1/n scaling).
-func (f *fft2) row(a []complex128, inverse bool) {
-	n := f.n
-	for i, j := range f.rev {
-		if i < j {
-			a[i], a[j] = a[j], a[i]
-		}
-	}
-	tw := f.tw
-	if inverse {
-		tw = f.itw
-	}
-	for size := 2; size <= n; size <<= 1 {
-		half, step := size>>1, n/size
-		for start := 0; start < n; start += size {
-			lo, hi := a[start:start+half], a[start+half:start+size]
-			for k := range lo {
-				u, v := lo[k], hi[k]*tw[k*step]
-				lo[k], hi[k] = u+v, u-v
-			}
-		}
-	}
-}
-
-func (f *fft2) transpose(a []complex128) {
-	n := f.n
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			a[i*n+j], a[j*n+i] = a[j*n+i], a[i*n+j]
-		}
-	}
+	return &fft2{n: n, c: fourier.NewCmplxFFT(n), row: make([]complex128, n)}
 }
 
 // forward computes the unnormalised DFT of a in place.
@@ -79,14 +32,22 @@ func (f *fft2) inverse(a []complex128) {
 
 func (f *fft2) do(a []complex128, inverse bool) {
 	n := f.n
-	for i := 0; i < n; i++ {
-		f.row(a[i*n:(i+1)*n], inverse)
+	for range 2 {
+		for i := 0; i < n; i++ {
+			r := a[i*n : (i+1)*n]
+			if inverse {
+				f.c.Sequence(f.row, r) // unnormalised, as Coefficients
+			} else {
+				f.c.Coefficients(f.row, r)
+			}
+			copy(r, f.row)
+		}
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				a[i*n+j], a[j*n+i] = a[j*n+i], a[i*n+j]
+			}
+		}
 	}
-	f.transpose(a)
-	for i := 0; i < n; i++ {
-		f.row(a[i*n:(i+1)*n], inverse)
-	}
-	f.transpose(a)
 }
 
 // waveNumber returns the signed integer frequency of index i on an n-point grid.
