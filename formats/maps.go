@@ -88,7 +88,7 @@ func CheckRegular(path string) error {
 func newMapReader(f *os.File, path string) (*MapReader, error) {
 	h, err := ParseNpyHeader(io.NewSectionReader(f, 0, 12+maxHeaderLen))
 	if err != nil {
-		return nil, fmt.Errorf("formats: %s: %w", path, err)
+		return nil, fmt.Errorf("formats: %w", fileError(path, "%v", err))
 	}
 	r := &MapReader{f: f, path: path, offset: h.DataOffset}
 	switch h.Descr {
@@ -101,20 +101,20 @@ func newMapReader(f *os.File, path string) (*MapReader, error) {
 	case ">f8":
 		r.dtype, r.order = "f8", binary.BigEndian
 	default:
-		return nil, fmt.Errorf("formats: %s: dtype %q, want float32 ('<f4') or float64 ('<f8')", path, h.Descr)
+		return nil, fmt.Errorf("formats: %w", fileError(path, "dtype %q, want float32 ('<f4') or float64 ('<f8')", h.Descr))
 	}
 	if h.Fortran {
-		return nil, fmt.Errorf("formats: %s: Fortran-order array, want C order", path)
+		return nil, fmt.Errorf("formats: %w", fileError(path, "Fortran-order array, want C order"))
 	}
 	if len(h.Shape) != 3 {
-		return nil, fmt.Errorf("formats: %s: shape %v is %d-D, want 3-D (N, H, W)", path, h.Shape, len(h.Shape))
+		return nil, fmt.Errorf("formats: %w", fileError(path, "shape %v is %d-D, want 3-D (N, H, W)", h.Shape, len(h.Shape)))
 	}
 	r.n, r.h, r.w = h.Shape[0], h.Shape[1], h.Shape[2]
 	if r.h <= 0 || r.w <= 0 {
-		return nil, fmt.Errorf("formats: %s: shape %v has an empty map, want H, W > 0", path, h.Shape)
+		return nil, fmt.Errorf("formats: %w", fileError(path, "shape %v has an empty map, want H, W > 0", h.Shape))
 	}
 	if r.n > 0 && (r.h > math.MaxInt32/r.w || int64(r.n) > math.MaxInt64/int64(r.h*r.w*8)) {
-		return nil, fmt.Errorf("formats: %s: shape %v too large", path, h.Shape)
+		return nil, fmt.Errorf("formats: %w", fileError(path, "shape %v too large", h.Shape))
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -122,8 +122,8 @@ func newMapReader(f *os.File, path string) (*MapReader, error) {
 	}
 	want := r.offset + int64(r.n)*r.mapBytes()
 	if fi.Size() < want {
-		return nil, fmt.Errorf("formats: %s: truncated: %d bytes, want %d for shape %v %s (%d complete maps)",
-			path, fi.Size(), want, h.Shape, h.Descr, max(0, (fi.Size()-r.offset)/r.mapBytes()))
+		return nil, fmt.Errorf("formats: %w", fileError(path, "truncated: %d bytes, want %d for shape %v %s (%d complete maps)",
+			fi.Size(), want, h.Shape, h.Descr, max(0, (fi.Size()-r.offset)/r.mapBytes())))
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package formats
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -164,6 +165,11 @@ func TestMapBadInput(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %q, want one line with the path and %q", tc.path, err, tc.want)
+		}
+		// Bad contents are a DataError about the whole file; a missing file is not bad data.
+		var de *DataError
+		if isData := errors.As(err, &de); isData != (tc.want != "no such file") || (isData && (de.Path != tc.path || de.Map != -1)) {
+			t.Errorf("%s: %#v, want a DataError about the file", tc.path, de)
 		}
 	}
 }

@@ -44,13 +44,13 @@ func ParseParams(r io.Reader, name string) ([]Params, error) {
 		}
 		cols := strings.Fields(text)
 		if len(cols) != len(ParamNames) {
-			return nil, fmt.Errorf("formats: %s:%d: %d columns, want 6 (%s)", name, line, len(cols), strings.Join(ParamNames[:], " "))
+			return nil, fmt.Errorf("formats: %w", &DataError{Path: name, Line: line, Map: -1, Pixel: -1, Msg: fmt.Sprintf("%d columns, want 6 (%s)", len(cols), strings.Join(ParamNames[:], " "))})
 		}
 		var p Params
 		for j, c := range cols {
 			v, err := strconv.ParseFloat(c, 64)
 			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("formats: %s:%d: column %d (%s) = %q, want a finite number", name, line, j+1, ParamNames[j], c)
+				return nil, fmt.Errorf("formats: %w", &DataError{Path: name, Line: line, Map: -1, Pixel: -1, Msg: fmt.Sprintf("column %d (%s) = %q, want a finite number", j+1, ParamNames[j], c)})
 			}
 			p[j] = v
 		}
@@ -60,7 +60,7 @@ func ParseParams(r io.Reader, name string) ([]Params, error) {
 		return nil, fmt.Errorf("formats: %s:%d: %w", name, line+1, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("formats: %s: no parameter rows", name)
+		return nil, fmt.Errorf("formats: %w", fileError(name, "no parameter rows"))
 	}
 	return rows, nil
 }
@@ -86,8 +86,8 @@ func WriteParams(path string, rows []Params) error {
 // (N_maps = 15 x rows); the error names both files.
 func CheckMapsParams(nMaps, rows int, mapsPath, paramsPath string) error {
 	if nMaps != MapsPerSim*rows {
-		return fmt.Errorf("formats: %s has %d maps, want %d x %d = %d for the %d rows of %s",
-			mapsPath, nMaps, MapsPerSim, rows, MapsPerSim*rows, rows, paramsPath)
+		return fmt.Errorf("formats: %w", &DataError{Path: mapsPath, Map: -1, Pixel: -1,
+			Msg: fmt.Sprintf("has %d maps, want %d x %d = %d for the %d rows of %s", nMaps, MapsPerSim, rows, MapsPerSim*rows, rows, paramsPath)})
 	}
 	return nil
 }

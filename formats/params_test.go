@@ -2,6 +2,7 @@ package formats
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"path/filepath"
 	"strings"
@@ -31,16 +32,23 @@ func TestParams(t *testing.T) {
 }
 
 func TestParamsBad(t *testing.T) {
-	for _, tc := range []struct{ name, text, want string }{
-		{"five", "0.3 0.8 1 1 1 1\n0.3 0.8 1 1 1\n", "p.txt:2: 5 columns, want 6"},
-		{"nan", "0.3 NaN 1 1 1 1\n", "p.txt:1: column 2 (sigma_8) = \"NaN\", want a finite number"},
-		{"inf", "0.3 0.8 1 1 1 +Inf\n", "p.txt:1: column 6 (A_AGN2)"},
-		{"word", "\n\n0.3 0.8 1 x 1 1\n", "p.txt:3: column 4 (A_AGN1) = \"x\""},
-		{"empty", "\n", "p.txt: no parameter rows"},
+	for _, tc := range []struct {
+		name, text, want string
+		line             int
+	}{
+		{"five", "0.3 0.8 1 1 1 1\n0.3 0.8 1 1 1\n", "p.txt:2: 5 columns, want 6", 2},
+		{"nan", "0.3 NaN 1 1 1 1\n", "p.txt:1: column 2 (sigma_8) = \"NaN\", want a finite number", 1},
+		{"inf", "0.3 0.8 1 1 1 +Inf\n", "p.txt:1: column 6 (A_AGN2)", 1},
+		{"word", "\n\n0.3 0.8 1 x 1 1\n", "p.txt:3: column 4 (A_AGN1) = \"x\"", 3},
+		{"empty", "\n", "p.txt: no parameter rows", 0},
 	} {
 		_, err := ParseParams(strings.NewReader(tc.text), "p.txt")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		var de *DataError
+		if !errors.As(err, &de) || de.Path != "p.txt" || de.Line != tc.line {
+			t.Errorf("%s: %#v, want a DataError at p.txt line %d", tc.name, de, tc.line)
 		}
 	}
 	if _, err := ReadParams(filepath.Join(t.TempDir(), "none.txt")); err == nil || !strings.Contains(err.Error(), "none.txt") {

@@ -169,15 +169,18 @@ type Session struct {
 	Inputs   []string
 	Outputs  []string
 	Provider string // the provider the session actually runs on
+	// Fallback is why the session runs on the CPU instead of the provider asked for
+	// (runtime.fallback: cpu), or nil.
+	Fallback error
 }
 
 // NewSession loads an ONNX model from bytes on the provider rt asks for.
 func NewSession(model []byte, inputs, outputs []string, rt configs.Runtime) (*Session, error) {
 	provider := rt.Provider
 	opts, err := sessionOptions(rt, provider)
+	var fallback error
 	if err != nil && rt.Fallback == "cpu" && provider != "cpu" {
-		fmt.Fprintf(os.Stderr, "warning: %v; falling back to cpu (runtime.fallback: cpu)\n", err)
-		provider = "cpu"
+		fallback, provider = err, "cpu"
 		opts, err = sessionOptions(rt, provider)
 	}
 	if err != nil {
@@ -188,7 +191,7 @@ func NewSession(model []byte, inputs, outputs []string, rt configs.Runtime) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("onnx: creating session on %s: %w", provider, err)
 	}
-	return &Session{s: s, Inputs: inputs, Outputs: outputs, Provider: provider}, nil
+	return &Session{s: s, Inputs: inputs, Outputs: outputs, Provider: provider, Fallback: fallback}, nil
 }
 
 // Run executes the model. inputs follow s.Inputs; outputs follow s.Outputs, and a nil output
@@ -285,15 +288,20 @@ func providerError(provider string, err error) error {
 		"and a GPU driver", provider, LibraryPath(), err)
 }
 
-// CheckProvider makes a session on rt's provider (with its fallback) and returns why it
-// cannot run, so that a command fails at its start rather than after reading its data.
-func CheckProvider(rt configs.Runtime) error {
+// CheckProvider makes a session on rt's provider and returns why it cannot run, so that a
+// command fails at its start rather than after reading its data. With runtime.fallback cpu
+// the provider's failure is no error: it is returned as a warning for the caller to report.
+func CheckProvider(rt configs.Runtime) (warning string, err error) {
 	rt.Profile = ""
 	s, err := NewSession(probeModel(), []string{"x"}, []string{"y"}, rt)
-	if err == nil {
-		s.Destroy()
+	if err != nil {
+		return "", err
 	}
-	return err
+	defer s.Destroy()
+	if s.Fallback != nil {
+		return fmt.Sprintf("%v; running on the cpu (runtime.fallback: cpu)", oneLine(s.Fallback)), nil
+	}
+	return "", nil
 }
 
 // Providers reports, for each of cpu, cuda and webgpu, nil when a session on it can be made

@@ -51,10 +51,14 @@ func TestProvidersCPUAndMissingCUDA(t *testing.T) {
 		}
 		rt.Fallback = "cpu"
 		s, err := NewSession(probeModel(), []string{"x"}, []string{"y"}, rt)
-		if err != nil || s.Provider != "cpu" {
-			t.Fatalf("fallback: cpu should give a cpu session, got %v", err)
+		if err != nil || s.Provider != "cpu" || s.Fallback == nil {
+			t.Fatalf("fallback: cpu should give a cpu session that says why, got %v", err)
 		}
 		s.Destroy()
+		// The library reports the fallback to its caller, who prints it; it prints nothing.
+		if warning, err := CheckProvider(rt); err != nil || !strings.Contains(warning, "running on the cpu") {
+			t.Fatalf("CheckProvider with fallback: %q, %v", warning, err)
+		}
 	}
 }
 

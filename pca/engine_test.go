@@ -3,6 +3,9 @@ package pca
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
@@ -180,5 +183,37 @@ func TestEngineChoice(t *testing.T) {
 			t.Errorf("engine %q for %g multiply-adds: got %T", tc.name, tc.work, e)
 		}
 		e.close()
+	}
+}
+
+// TestEngineFailureWarns: an ONNX Runtime engine that cannot run (here: no runtime loaded,
+// in a child process) is redone with gonum and reported in Warnings, never printed.
+func TestEngineFailureWarns(t *testing.T) {
+	if os.Getenv("PCA_TEST_NO_ORT") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEngineFailureWarns$", "-test.v")
+		cmd.Env = append(os.Environ(), "PCA_TEST_NO_ORT=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") || strings.Contains(string(out), "warning") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	rows := factorData(40, 50, 3)
+	m, err := Fit(rows, Options{Components: 5, Solver: "exact", Engine: EngineGonum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Transform(rows)
+	m.Engine = EngineONNX
+	got := m.Transform(rows)
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "redone with gonum") {
+		t.Fatalf("warnings %q, want one about the redo", m.Warnings)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("row %d: the redo differs from gonum", i)
+			}
+		}
 	}
 }

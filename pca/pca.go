@@ -89,6 +89,9 @@ type Model struct {
 	// Engine runs Transform and InverseTransform (see Options.Engine); Fit sets it, Load
 	// leaves it "" (auto). It is not saved.
 	Engine string
+	// Warnings are what Transform and InverseTransform met and worked around (an ONNX
+	// Runtime failure, redone with gonum), for the caller to report. Not saved.
+	Warnings []string
 }
 
 // blockCols is the number of feature columns handled per block: N x blockCols float64 of

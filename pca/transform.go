@@ -2,7 +2,6 @@ package pca
 
 import (
 	"fmt"
-	"os"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -37,9 +36,9 @@ func (m *Model) TransformTo(dst, rows [][]float32) {
 }
 
 // run calls f on the engine m.Engine picks for rows rows. An ONNX Runtime failure (no
-// runtime for EngineONNX, a failed session) is reported on stderr and the call is redone with
-// gonum: Transform and InverseTransform have no error to return, and gonum gives the same
-// numbers up to float32 rounding.
+// runtime for EngineONNX, a failed session) is added to m.Warnings and the call is redone
+// with gonum: Transform and InverseTransform have no error to return, and gonum gives the
+// same numbers up to float32 rounding.
 func (m *Model) run(what string, rows int, f func(engine) error) {
 	e, err := newEngine(m.Engine, float64(rows)*float64(m.D)*float64(m.K))
 	if err == nil {
@@ -47,7 +46,7 @@ func (m *Model) run(what string, rows int, f func(engine) error) {
 		e.close()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "warning: pca: %s: %v; redone with gonum\n", what, err)
+		m.Warnings = append(m.Warnings, fmt.Sprintf("pca: %s: %v; redone with gonum", what, err))
 		_ = f(gonumEngine{})
 	}
 }

@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/camelsvae/camelsvae/configs"
@@ -16,8 +17,8 @@ import (
 
 // Env is what stages take from the process that runs them.
 type Env struct {
-	// Out receives progress and summaries (never nil: NewEnv uses io.Discard).
-	Out io.Writer
+	// Out receives progress and summaries, Err warnings (nil: discarded).
+	Out, Err io.Writer
 	// ORTLib is an explicit ONNX Runtime library (--ort-lib), else found as onnx.Setup does.
 	ORTLib string
 	// ConfigPath is the config file the run came from, for messages that suggest a command.
@@ -31,6 +32,15 @@ func (e Env) out() io.Writer {
 	return e.Out
 }
 
+// warn writes warnings, one line each, to Err.
+func (e Env) warn(warnings ...string) {
+	for _, w := range warnings {
+		if e.Err != nil {
+			fmt.Fprintf(e.Err, "camelsvae: warning: %s\n", w)
+		}
+	}
+}
+
 // SetupRuntime loads ONNX Runtime for cfg and, for a GPU provider, checks at once that it
 // runs, so that a command fails at its start rather than after reading its data.
 func SetupRuntime(env Env, cfg configs.Config) error {
@@ -38,7 +48,11 @@ func SetupRuntime(env Env, cfg configs.Config) error {
 		return err
 	}
 	if cfg.Runtime.Provider != "cpu" {
-		return onnx.CheckProvider(cfg.Runtime)
+		warning, err := onnx.CheckProvider(cfg.Runtime)
+		if warning != "" {
+			env.warn(warning)
+		}
+		return err
 	}
 	return nil
 }

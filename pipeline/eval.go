@@ -35,6 +35,7 @@ func Evaluate(ctx context.Context, env Env, cfg configs.Config, dir string) (*ev
 	if err != nil {
 		return nil, err
 	}
+	env.warn(rec.warnings...)
 	res, scores, err := score(env.out(), cfg, rec)
 	if err != nil {
 		return nil, err
@@ -75,6 +76,8 @@ type reconstruction struct {
 	pcaFitSeconds           float64
 	latent, input, skipNums int64
 	notes                   []string
+	// warnings are what the PCA worked around (pca.Model.Warnings), for the caller to print.
+	warnings []string
 }
 
 // reconstruct reads the test maps and reconstructs them with the VAE (own, zeroed and another
@@ -186,6 +189,7 @@ func (r *reconstruction) addPCA(ctx context.Context, log io.Writer, cfg configs.
 	r.pcaName = fmt.Sprintf("PCA-%d", pm.K)
 	c := eval.NewCompression(r.pcaName, r.input, int64(pm.K), 0)
 	r.methods = append(r.methods, method{name: r.pcaName, recon: pm.InverseTransform(coef), codes: coef, grid: "PCA", compression: &c})
+	r.warnings = append(r.warnings, pm.Warnings...)
 	if r.skipNums == 0 || !cfg.Model.Skips {
 		return nil
 	}
@@ -204,6 +208,7 @@ func (r *reconstruction) addPCA(ctx context.Context, log io.Writer, cfg configs.
 	name := fmt.Sprintf("PCA-%d (equal numbers)", k)
 	ce := eval.NewCompression(name, r.input, int64(k), 0)
 	r.methods = append(r.methods, method{name: name, recon: big.InverseTransform(big.Transform(r.truth)), compression: &ce})
+	r.warnings = append(r.warnings, big.Warnings...)
 	if int64(k) < sent {
 		r.notes = append(r.notes, fmt.Sprintf("PCA cannot use more than %d components here (training maps - 1), fewer than the %d numbers the skip model transmits.", k, sent))
 	}

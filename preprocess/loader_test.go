@@ -241,13 +241,15 @@ func TestLoaderBadValues(t *testing.T) {
 	corrupt(t, vg, 9, 5, 16, float32(math.NaN()))
 	cfg := testConfig(dir, 16)
 	for _, tc := range []struct {
-		floor float64
-		m     int
-		want  string
+		floor       float64
+		m           int
+		want        string
+		path, field string
+		pixel       int
 	}{
-		{0, 7, mg + ": map 7: field Mgas: pixel 33 (row 2, col 1) = 0: not > 0 for log10"},
-		{0, 9, vg + ": map 9: field Vgas: pixel 5 (row 0, col 5) = NaN: not finite"},
-		{1e-3, 9, vg + ": map 9: field Vgas: pixel 5"},
+		{0, 7, mg + ": map 7: field Mgas: pixel 33 (row 2, col 1) = 0: not > 0 for log10", mg, "Mgas", 33},
+		{0, 9, vg + ": map 9: field Vgas: pixel 5 (row 0, col 5) = NaN: not finite", vg, "Vgas", 5},
+		{1e-3, 9, vg + ": map 9: field Vgas: pixel 5", vg, "Vgas", 5},
 	} {
 		cfg.LogFloor = tc.floor
 		src, err := OpenSource(cfg)
@@ -269,6 +271,10 @@ func TestLoaderBadValues(t *testing.T) {
 		}
 		if got == nil || !strings.Contains(got.Error(), tc.want) || strings.Contains(got.Error(), "\n") {
 			t.Errorf("floor %g map %d: error %v, want %q", tc.floor, tc.m, got, tc.want)
+		}
+		var de *formats.DataError
+		if !errors.As(got, &de) || de.Path != tc.path || de.Map != tc.m || de.Field != tc.field || de.Pixel != tc.pixel {
+			t.Errorf("floor %g map %d: %#v, want a DataError at %s map %d field %s pixel %d", tc.floor, tc.m, de, tc.path, tc.m, tc.field, tc.pixel)
 		}
 		src.Close()
 	}

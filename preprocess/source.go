@@ -261,6 +261,6 @@ func (s *Source) badErr(o *openSet, c, m int, bad *badValue) error {
 	if o.k > 1 {
 		where += fmt.Sprintf(" of the %dx%d block average", o.k, o.k)
 	}
-	return fmt.Errorf("preprocess: %s: map %d: field %s: %s = %g: %s",
-		o.maps.Fields[c].Path(), m, formats.Fields[c], where, bad.value, bad.why)
+	return fmt.Errorf("preprocess: %w", &formats.DataError{Path: o.maps.Fields[c].Path(), Map: m, Pixel: bad.pixel,
+		Field: formats.Fields[c], Msg: fmt.Sprintf("%s = %g: %s", where, bad.value, bad.why)})
 }

@@ -62,7 +62,7 @@ func trainRun(ctx context.Context, o trainOptions) error {
 // envOf is what the pipeline takes from the command: its output and --ort-lib.
 func envOf(cmd *cobra.Command) pipeline.Env {
 	lib, _ := cmd.Flags().GetString("ort-lib")
-	return pipeline.Env{Out: cmd.OutOrStdout(), ORTLib: lib, ConfigPath: configArg(cmd)}
+	return pipeline.Env{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), ORTLib: lib, ConfigPath: configArg(cmd)}
 }
 
 // loadRunConfig reads a run directory's config; flags and env still override, and the
