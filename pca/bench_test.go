@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
 
 // benchData returns n rows of d float32: per row an AR(1) sequence x[j] = 0.95 x[j-1] + e
@@ -55,7 +56,7 @@ func BenchmarkPCA1944(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	setupORT(b)
+	onnxtest.Setup(b)
 	opt := Options{Components: k, Solver: "randomized", Oversample: 10, PowerIters: 4, Seed: 100, Engine: EngineONNX}
 	if e := os.Getenv("PCA_BENCH_ENGINE"); e != "" {
 		opt.Engine = e

@@ -8,17 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 )
-
-// setupORT loads the fetched ONNX Runtime; `make test` fetches it first, so a miss fails.
-func setupORT(t testing.TB) {
-	t.Helper()
-	if _, err := onnx.Setup("", configs.Default().Runtime); err != nil {
-		t.Fatalf("the onnx engine needs ONNX Runtime (run `make ort`): %v", err)
-	}
-}
 
 // factorData returns n rows of d: a mean of 1 plus 30 random factors whose scales decay by
 // 0.85, plus white noise of 0.05 (a decaying spectrum with a noise floor, like normalised maps).
@@ -57,7 +48,7 @@ func factorData(n, d int, seed uint64) [][]float32 {
 // variance ratios (the float32 block products perturb the eigenvalues by about 1e-9 of the
 // largest, 1e-6 relative at component 20; a missing or doubled block is far outside).
 func TestEnginesAgree(t *testing.T) {
-	setupORT(t)
+	onnxtest.Setup(t)
 	const n, d, k = ortGramRows + 88, 3*ortBlockCols + 37, 20
 	rows := factorData(n, d, 11)
 	for _, opt := range []Options{
@@ -136,7 +127,7 @@ func TestEnginesAgree(t *testing.T) {
 // TestORTGramBlocks checks the ONNX Runtime Gram (row blocks from the diagonal on, mirrored)
 // against a direct float64 sum.
 func TestORTGramBlocks(t *testing.T) {
-	setupORT(t)
+	onnxtest.Setup(t)
 	const n, d = 2*ortGramRows + 37, ortBlockCols + 5
 	rows := factorData(n, d, 3)
 	mean := columnMean(rows, d)
@@ -166,7 +157,7 @@ func TestORTGramBlocks(t *testing.T) {
 }
 
 func TestEngineChoice(t *testing.T) {
-	setupORT(t)
+	onnxtest.Setup(t)
 	for _, tc := range []struct {
 		name string
 		work float64

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
@@ -37,7 +37,7 @@ func maxRel(a, b [][]float32) float64 {
 // small model amplifies any float32 difference about 200-fold (a 2e-6 perturbation of the
 // state on the CPU alone gives 4e-4 in the parameters and 1e-2 in the moments).
 func compareRunners(t *testing.T, rt configs.Runtime, tol float64) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	model, err := vae.FromConfig(c)
 	if err != nil {
@@ -160,19 +160,15 @@ func TestDeviceStepperCPU(t *testing.T) {
 // (make test: WebGPU over SwiftShader): state and losses within 1e-4 of the CPU's, and the
 // only bytes bound per step are the batch, the noise, three scalars and four loss terms.
 func TestDeviceStepperProvider(t *testing.T) {
-	p := os.Getenv("CAMELSVAE_TEST_PROVIDER")
-	if p == "" {
-		t.Skip("set CAMELSVAE_TEST_PROVIDER=webgpu (make test does, over SwiftShader)")
-	}
 	rt := tinyConfig().Runtime
-	rt.Provider = p
+	rt.Provider = onnxtest.Provider(t).Provider
 	compareRunners(t, rt, 1e-4)
 }
 
 // TestRunnersUnavailableProvider: a provider the library lacks is an error from both
 // runners' constructors, which free what they made (no panic).
 func TestRunnersUnavailableProvider(t *testing.T) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	c.Runtime.Provider = "cuda"
 	model, err := vae.FromConfig(c)
@@ -194,11 +190,7 @@ func TestRunnersUnavailableProvider(t *testing.T) {
 // over the epoch's 16 steps, see compareRunners); the checkpoint written from the device
 // state loads.
 func TestTrainProvider(t *testing.T) {
-	p := os.Getenv("CAMELSVAE_TEST_PROVIDER")
-	if p == "" {
-		t.Skip("set CAMELSVAE_TEST_PROVIDER=webgpu (make test does, over SwiftShader)")
-	}
-	setup(t)
+	p := onnxtest.Provider(t).Provider
 	c := tinyConfig()
 	c.Train.Epochs = 1
 	tr, val := feeds(c)

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
@@ -52,7 +53,7 @@ func writeFakeSet(tb testing.TB, dir, set string, n, s int) {
 //
 //	go test ./trainer -run '^$' -bench Encode -benchtime 2x
 func BenchmarkEncode(b *testing.B) {
-	setup(b)
+	onnxtest.Setup(b)
 	const n, side = 195, 256
 	dir := b.TempDir()
 	writeFakeSet(b, dir, "LH", n, side)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
@@ -43,7 +44,7 @@ func f32bytes(x []float32) []byte {
 // (python3-onnx) accepts both models. `make test` installs both tools; the test skips with
 // a message only when one is absent.
 func TestExportSecondConsumer(t *testing.T) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	c.Train.Epochs = 1
 	tr, val := feeds(c)

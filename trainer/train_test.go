@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/onnx"
+	"github.com/camelsvae/camelsvae/onnx/onnxtest"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
@@ -81,13 +81,6 @@ func tinyConfig() configs.Config {
 	return c
 }
 
-func setup(t testing.TB) {
-	t.Helper()
-	if _, err := onnx.Setup("", configs.Default().Runtime); err != nil {
-		t.Fatalf("ONNX Runtime: %v", err)
-	}
-}
-
 func feeds(c configs.Config) (Feed, Feed) {
 	all := smoothMaps(72, c.Data.Size, 1)
 	return &memFeed{maps: all[:64], batch: c.Train.Batch, seed: c.Seed}, &memFeed{maps: all[64:], batch: 8}
@@ -97,7 +90,7 @@ func feeds(c configs.Config) (Feed, Feed) {
 // epoch 1 and resumed: the resumed metrics equal the uninterrupted ones, and the
 // validation loss falls.
 func TestTrainLearnsAndResumes(t *testing.T) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	tr, val := feeds(c)
 	ctx := context.Background()
@@ -143,7 +136,7 @@ func TestTrainLearnsAndResumes(t *testing.T) {
 // TestInterruptMidEpoch cancels inside an epoch: the checkpoint records the position and the
 // resumed run ends where an uninterrupted one does.
 func TestInterruptMidEpoch(t *testing.T) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	c.Train.Epochs = 1
 	tr, val := feeds(c)
@@ -192,7 +185,7 @@ func (f *cutFeed) Epoch(ctx context.Context, epoch, skip int, fn func([]float32,
 // oneEpochRun trains the tiny model for one epoch into a new run directory.
 func oneEpochRun(t *testing.T) (configs.Config, Feed, Feed, string) {
 	t.Helper()
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	c.Train.Epochs = 1
 	tr, val := feeds(c)
@@ -256,7 +249,7 @@ func (f nanFeed) Epoch(ctx context.Context, epoch, skip int, fn func([]float32, 
 // TestNaNStops: a non-finite loss stops the run with an error naming the step, and the last
 // good checkpoint stays loadable.
 func TestNaNStops(t *testing.T) {
-	setup(t)
+	onnxtest.Setup(t)
 	c := tinyConfig()
 	tr, val := feeds(c)
 	dir := t.TempDir()
