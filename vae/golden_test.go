@@ -17,7 +17,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.bin with /usr/bin/python3 testdata/make_golden.py")
 
-const goldenPath = "../graphs/testdata/golden.bin"
+const goldenPath = "testdata/golden.bin"
 
 // record is one named float32 array of the golden file.
 type record struct {
@@ -111,7 +111,7 @@ func loadGolden(t *testing.T) map[string]record {
 		if err := writeRecords(in, goldenInputs(smallVAE(t, true))); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("/usr/bin/python3", "../graphs/testdata/make_golden.py", in, goldenPath)
+		cmd := exec.Command("/usr/bin/python3", "testdata/make_golden.py", in, goldenPath)
 		out, err := cmd.CombinedOutput()
 		t.Logf("make_golden.py: %s", out)
 		if err != nil {

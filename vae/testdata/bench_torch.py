@@ -3,7 +3,7 @@
 (forward, the study's loss with valid-region SSIM and free-bits KL, backward,
 torch.optim.Adam) at batch 16 (--batch); two CPU threads, or a CUDA device.
 
-Usage: python3 graphs/testdata/bench_torch.py [--device cuda] [--steps N] [--warmup N]
+Usage: python3 vae/testdata/bench_torch.py [--device cuda] [--steps N] [--warmup N]
            [--min-seconds S] [--no-tf32] [--batch B[,B...]] [--json FILE] [SIZE:WIDTH ...]
            (default 64:1 64:0.25 256:1, batch 16)
 --batch takes one batch size or a comma-separated list: each case runs at each, in one process.
