@@ -82,7 +82,7 @@ type Synth struct {
 	Workers int   `mapstructure:"workers" yaml:"workers"`
 }
 
-// Model is the VAE's architecture (DESIGN.md, "The model").
+// Model is the VAE's architecture (docs/study.md).
 type Model struct {
 	// Widths of the five encoder convolutions before WidthMult is applied.
 	Widths    []int   `mapstructure:"widths" yaml:"widths"`
@@ -218,7 +218,7 @@ func (r Runtime) ExtraProviderOptions() (map[string]string, error) {
 	return out, nil
 }
 
-// Default returns the study's settings (STUDY.md) with CPU runtime defaults.
+// Default returns the study's settings (docs/study.md) with CPU runtime defaults.
 func Default() Config {
 	return Config{
 		Seed: 100,

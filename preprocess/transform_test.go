@@ -123,7 +123,7 @@ func TestKernelTables(t *testing.T) {
 }
 
 // TestTransformAccuracy checks the float32 row kernels (through apply) against math.Log10
-// and math.Asinh in float64 over the CMD ranges (DESIGN.md: Mgas ~1e8-1e15, B ~1e-16-1e-3,
+// and math.Asinh in float64 over the CMD ranges (CMD's ranges: Mgas ~1e8-1e15, B ~1e-16-1e-3,
 // Vgas 1-2000) and the whole float32 range: relative error <= 2e-7 where |result| > 1,
 // absolute <= 1e-6 otherwise. Rounding to float32 alone costs up to 6e-8 relative, so the
 // measured maxima (logged) say how much the kernels add.

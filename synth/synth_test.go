@@ -221,7 +221,7 @@ func pearson(x, y []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-// TestStatistics checks generated maps against CMD facts (DESIGN.md): per-field log10 means
+// TestStatistics checks generated maps against CMD facts (docs/study.md, synth's package doc): per-field log10 means
 // and spreads, power rising with sigma_8 across LH, and a right-skewed log density.
 func TestStatistics(t *testing.T) {
 	const n = 128

@@ -11,7 +11,7 @@ import (
 )
 
 // TestParamCount pins the study's model: 19 learnable layers, 32,366,403 parameters at the
-// default size (encoder 19,565,536; decoder 12,800,867), counted by hand from DESIGN.md.
+// default size (encoder 19,565,536; decoder 12,800,867), counted by hand from docs/study.md's description of the model.
 func TestParamCount(t *testing.T) {
 	v, err := FromConfig(configs.Default())
 	if err != nil {
