@@ -9,6 +9,7 @@ NODE_ORT := third_party/node/node_modules/onnxruntime-node/package.json
 SWIFTSHADER := third_party/swiftshader/vk_swiftshader_icd.json
 PROTOC_GEN_GO := bin/protoc-gen-go
 PROTOBUF_VERSION := v1.36.12
+STATICCHECK_VERSION := v0.8.2
 
 # Debian packages the tests and benchmarks use: python3-onnx checks exported models;
 # protoc + libonnx-dev regenerate the ONNX types (proto check).
@@ -108,10 +109,12 @@ proto-check: apt-deps $(PROTOC_GEN_GO)
 	  echo "onnx/onnxpb/onnx.pb.go is stale: run 'make proto' and commit"; exit 1; fi; \
 	echo "proto-check: onnx/onnxpb is current (protoc $$(protoc --version | cut -d' ' -f2), protoc-gen-go $(PROTOBUF_VERSION))"
 
+## lint: gofmt, go vet and staticcheck (a Go module at a pinned version, run with go run)
 lint: proto-check
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
 	rm -rf bin runs

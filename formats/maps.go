@@ -274,7 +274,7 @@ func CreateMaps(path string, n, h, w int) (*MapWriter, error) {
 	}
 	hdr := NpyHeaderBytes(n, h, w)
 	mw := &MapWriter{f: f, path: path, n: n, h: h, w: w, offset: int64(len(hdr)), written: make([]bool, n)}
-	if _, err := f.Write(hdr); err == nil {
+	if _, err = f.Write(hdr); err == nil {
 		err = f.Truncate(mw.offset + int64(n)*int64(h*w*4))
 	}
 	if err != nil {

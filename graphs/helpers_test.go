@@ -1,7 +1,6 @@
 package graphs
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -36,6 +35,3 @@ func inputShapes(g *Graph) [][]int64 {
 func randSlice(r *rand.Rand, n int64, lo, hi float64) []float32 { return onnxtest.Rand(r, n, lo, hi) }
 
 func relErr(got, want []float32, floor float64) float64 { return onnxtest.RelErr(got, want, floor) }
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }
-func abs(x float64) float64  { return math.Abs(x) }

@@ -56,9 +56,9 @@ func Acquire(dir, what string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	rec := fmt.Sprintf("%d %s\n", os.Getpid(), what)
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(rec), 0)
+	// Best effort: the record only names the holder in another process's message.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), what)), 0)
 	}
 	return &Lock{f: f}, nil
 }

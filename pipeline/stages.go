@@ -222,16 +222,6 @@ func (p *pipeline) publish(st stage, hash, ext string, digests map[string]string
 	}
 }
 
-// removeAll removes run-directory paths (relative to dir).
-func removeAll(dir string, paths ...string) error {
-	for _, p := range paths {
-		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // moveAside moves the run-directory paths that exist into a new folder dir/base.prev-N (the
 // first free N) and returns its name; nothing is deleted.
 func moveAside(dir, base string, paths ...string) (string, error) {

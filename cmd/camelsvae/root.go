@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/spf13/cobra"
@@ -89,9 +88,4 @@ func flagOverrides(flags *pflag.FlagSet) map[string]string {
 		})
 	}
 	return overrides
-}
-
-// oneLine folds a multi-line library error into one line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }
