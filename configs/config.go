@@ -249,6 +249,8 @@ func Default() Config {
 }
 
 // Validate checks every value and names the key of the first bad one.
+// It is one long list, a check per key in the schema's order, so that a key's rule is found where
+// the key is.
 func (c *Config) Validate() error {
 	var errs []string
 	bad := func(key, format string, args ...any) {

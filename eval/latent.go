@@ -157,7 +157,9 @@ type KMeansResult struct {
 // KMeans clusters the rows of x into k groups: k-means++ seeding (Arthur and Vassilvitskii
 // 2007) from seed, then Lloyd iterations until no label changes or maxIter; the best of nInit
 // runs by inertia is returned. An empty cluster takes the point farthest from its centre.
-// Fewer rows than clusters is an error.
+// Fewer rows than clusters is an error. It is long because it keeps scikit-learn's algorithm
+// whole (k-means++ seeding, Lloyd iterations, the best of nInit runs), which its tests compare
+// against.
 func KMeans(x [][]float64, k int, seed uint64, nInit, maxIter int) (KMeansResult, error) {
 	n, d, err := rows(x)
 	if err != nil {

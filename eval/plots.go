@@ -197,7 +197,8 @@ type Panel struct {
 // each method's reconstruction, then each method's absolute error. Original and
 // reconstructions of a channel share one colour scale (min to max over all shown maps);
 // errors share another (0 to the largest error of that channel). Maps are drawn at
-// 1/downsample resolution (block means).
+// 1/downsample resolution (block means). It is long because it lays out one figure: a row per
+// map and channel, a column per method and error.
 func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape, channels []string, downsample int) error {
 	if downsample < 1 {
 		downsample = 1

@@ -10,7 +10,8 @@ import (
 //
 // Only values that depend on some wrt receive gradients; constants never do. A value with
 // several consumers gets the Sum of their contributions. A wrt that y does not depend on gets
-// a zero tensor. Gradients need static shapes.
+// a zero tensor. Gradients need static shapes. It is long because it is the whole reverse pass:
+// marking, accumulation and the walk over the nodes.
 func (g *Graph) Grad(y *Value, wrt []*Value) ([]*Value, error) {
 	if g.err != nil {
 		return nil, g.err

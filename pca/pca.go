@@ -101,7 +101,9 @@ const blockCols = 2048
 // Fit computes the PCA of rows (N rows of D float32 each; not modified). It panics on a
 // caller's mistake (ragged rows, k outside [1, min(N, D)], N < 2, an unknown solver or
 // engine) and returns an error when the eigen-decomposition fails, or when EngineONNX is
-// asked for without an initialised runtime or ONNX Runtime fails.
+// asked for without an initialised runtime or ONNX Runtime fails. It is long because it follows
+// scikit-learn's PCA step by step (centring, Gram matrix, solver, signs, variances), which its
+// tests compare against.
 func Fit(rows [][]float32, opt Options) (*Model, error) {
 	n := len(rows)
 	if n < 2 {

@@ -42,6 +42,8 @@ func PrepareFresh(ctx context.Context, cfg configs.Config, run string) (*Data, e
 	return prepare(ctx, cfg, run, true)
 }
 
+// prepare is Prepare (fresh false) and PrepareFresh. It is long because it reconciles two
+// files with the config, each kept, redrawn or refused.
 func prepare(ctx context.Context, cfg configs.Config, run string, fresh bool) (*Data, error) {
 	src, err := preprocess.OpenSource(cfg.Data)
 	if err != nil {

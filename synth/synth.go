@@ -161,6 +161,9 @@ func GenerateMap(p formats.Params, n int, seed uint64) Maps {
 	return newWorkspace(n).generate(p, rand.New(rand.NewPCG(seed, 0x5eed)))
 }
 
+// generate draws one simulation's map (Mgas, Vgas, B) for the parameters p from rng. It is
+// long because the physics is one sequence of steps over the workspace's buffers, each reading
+// the previous one's.
 func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	n := ws.n
 	nn := n * n

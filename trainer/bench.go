@@ -37,6 +37,8 @@ type StepTiming struct {
 // first runs compile kernels and allocate). Bytes moved are counted over the timed steps.
 // hostState runs a GPU provider the CPU way instead (train_step and optimizer over host
 // memory, everything copied each step), to measure what keeping the state on the device buys.
+// It is long because it times exactly what train runs, with the warm-up and device
+// synchronisation around the clock.
 func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostState bool, log io.Writer) (StepTiming, error) {
 	if log == nil {
 		log = io.Discard

@@ -36,7 +36,8 @@ type hostStepper struct {
 }
 
 // newHostStepper builds the three training artifacts, writes them to artifactDir (when not
-// empty) for inspection and reuse by other tools, and loads them.
+// empty) for inspection and reuse by other tools, and loads them. It is long because it builds,
+// writes and loads three artifacts and the tensors they bind.
 func newHostStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *hostStepper, err error) {
 	s = &hostStepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
 		klw: []float32{0}, size1: []float32{0}, eps1: []float32{0}, adam: model.Options().Adam}
