@@ -46,10 +46,10 @@ func OpenCodec(dir string, model *vae.VAE, rt configs.Runtime, withSkips, decode
 	c := &Codec{o: o}
 	encOut, decIn := []string{vae.OutMu, vae.OutLogvar}, []string{vae.InZ}
 	if o.Skips {
-		for i := 1; i <= 4; i++ {
-			decIn = append(decIn, vae.SkipName(i))
+		for i := range model.SkipShapes() {
+			decIn = append(decIn, vae.SkipName(i+1))
 			if withSkips {
-				encOut = append(encOut, vae.SkipName(i))
+				encOut = append(encOut, vae.SkipName(i+1))
 			}
 		}
 		if withSkips {

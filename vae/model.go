@@ -3,8 +3,10 @@
 // trainer and other ONNX consumers load (train_step, eval_step, optimizer, step, encoder,
 // decoder). It is set up by its own Options; OptionsFrom maps a run config onto them.
 //
-// A second architecture is a new file beside this one: a list of layers and a forward pass
-// over graphs' ops. The losses, Adam and the artifact builders take any model's parameters.
+// The model is its options, its layers and parameters (model.go) and an architecture: the
+// layer list and the forward pass (study.go, the study's). The losses, Adam and the artifact
+// builders work with any architecture: a second one is a new file implementing architecture,
+// chosen in New.
 package vae
 
 import (
@@ -98,56 +100,47 @@ func (l layer) fanIn() int64 {
 	return f
 }
 
-// VAE is the study's convolutional VAE for one set of Options: five stride-2 4x4 convolutions
-// to a latent of Latent numbers (mu and logvar heads), and a decoder of four stride-2 4x4
-// transposed convolutions each followed by a 3x3 convolution (taking h1..h4 with Skips), a
-// fifth upsampling and a 3x3 output convolution.
+// VAE is a model for one set of Options: its architecture's layers and parameters, and the
+// graphs built from them.
 type VAE struct {
 	o      Options
+	arch   architecture
 	layers []layer
 	byName map[string]layer
 	specs  []ParamSpec
 }
 
-// New checks the options and lays out the model's layers and parameters.
+// architecture is a model's layer list and forward pass.
+type architecture interface {
+	// check refuses options the architecture cannot build.
+	check(o Options) error
+	// build adds the learnable layers in parameter order (VAE.add).
+	build(v *VAE)
+	// encode returns mu, logvar and the tensors the decoder also takes with Skips.
+	encode(v *VAE, g *graphs.Graph, p paramValues, x *graphs.Value) (mu, logvar *graphs.Value, h []*graphs.Value)
+	// decode maps z (and h with Skips) to the reconstruction.
+	decode(v *VAE, g *graphs.Graph, p paramValues, z *graphs.Value, h []*graphs.Value) *graphs.Value
+	// skipShapes are the per-image shapes of encode's h ([C,H,W] each).
+	skipShapes(o Options) [][]int64
+}
+
+// New checks the options and lays out the model's layers and parameters (the study's
+// architecture).
 func New(o Options) (*VAE, error) {
-	if len(o.Widths) != 5 {
-		return nil, fmt.Errorf("vae: want 5 encoder widths, got %d", len(o.Widths))
-	}
+	var arch architecture = study{}
 	s := o.Size
-	if s < 32 || s%32 != 0 {
-		return nil, fmt.Errorf("vae: the input side must be a multiple of 32, got %d", s)
-	}
 	if o.Latent <= 0 || o.Channels <= 0 {
 		return nil, fmt.Errorf("vae: latent size and channels must be > 0, got %d and %d", o.Latent, o.Channels)
 	}
 	if w := o.Loss.SSIMWindow; w < 3 || w%2 == 0 || int64(w) > s {
 		return nil, fmt.Errorf("vae: the SSIM window must be odd, >= 3 and <= %d, got %d", s, w)
 	}
+	if err := arch.check(o); err != nil {
+		return nil, err
+	}
 	o.Widths = append([]int64(nil), o.Widths...)
-	v := &VAE{o: o, byName: map[string]layer{}}
-	c := o.Widths
-	in := o.Channels
-	for i := range 5 {
-		v.add(layer{name: fmt.Sprintf("enc.conv%d", i+1), kind: convLayer, in: in, out: c[i], k: 4, stride: 2, pad: 1})
-		in = c[i]
-	}
-	flat := c[4] * (s / 32) * (s / 32)
-	v.add(layer{name: "enc.fc_mu", kind: linearLayer, in: flat, out: o.Latent, linear: true})
-	v.add(layer{name: "enc.fc_logvar", kind: linearLayer, in: flat, out: o.Latent, linear: true})
-	v.add(layer{name: "dec.fc", kind: linearLayer, in: o.Latent, out: flat})
-	for i := range 4 {
-		from, to := c[4-i], c[3-i]
-		refineIn := to
-		if o.Skips {
-			refineIn = 2 * to
-		}
-		v.add(layer{name: fmt.Sprintf("dec.up%d", i+1), kind: convTLayer, in: from, out: to, k: 4, stride: 2, pad: 1})
-		v.add(layer{name: fmt.Sprintf("dec.refine%d", i+1), kind: convLayer, in: refineIn, out: to, k: 3, stride: 1, pad: 1})
-	}
-	v.add(layer{name: "dec.up5", kind: convTLayer, in: c[0], out: c[0], k: 4, stride: 2, pad: 1})
-	v.add(layer{name: "dec.refine5", kind: convLayer, in: c[0], out: c[0], k: 3, stride: 1, pad: 1})
-	v.add(layer{name: "dec.out", kind: convLayer, in: c[0], out: o.Channels, k: 3, stride: 1, pad: 1, linear: true})
+	v := &VAE{o: o, arch: arch, byName: map[string]layer{}}
+	arch.build(v)
 	return v, nil
 }
 
@@ -178,15 +171,9 @@ func (v *VAE) Params() []ParamSpec {
 // Layers is the number of learnable layers (19 for the study's model).
 func (v *VAE) Layers() int { return len(v.layers) }
 
-// SkipShapes are the per-image shapes of h1..h4 ([C,H,W]), the decoder's extra inputs.
-func (v *VAE) SkipShapes() [][]int64 {
-	out := make([][]int64, 4)
-	for i := range 4 {
-		side := v.o.Size >> (i + 1)
-		out[i] = []int64{v.o.Widths[i], side, side}
-	}
-	return out
-}
+// SkipShapes are the per-image shapes of the skip tensors h1, h2, ... ([C,H,W]), the
+// decoder's extra inputs with Skips.
+func (v *VAE) SkipShapes() [][]int64 { return v.arch.skipShapes(v.o) }
 
 // ParamCount returns the number of parameters of the encoder (enc.*) and the decoder (dec.*).
 func (v *VAE) ParamCount() (encoder, decoder int64) {
@@ -287,39 +274,12 @@ func (v *VAE) apply(g *graphs.Graph, p paramValues, name string, x *graphs.Value
 	return g.LeakyRelu(y, float32(v.o.LeakySlope))
 }
 
-// encode returns mu, logvar and the skip tensors h1..h4.
+// encode returns mu, logvar and the skip tensors.
 func (v *VAE) encode(g *graphs.Graph, p paramValues, x *graphs.Value) (mu, logvar *graphs.Value, h []*graphs.Value) {
-	for i := range 5 {
-		x = v.apply(g, p, fmt.Sprintf("enc.conv%d", i+1), x)
-		if i < 4 {
-			h = append(h, x)
-		}
-	}
-	old := g.Scope("enc.flatten")
-	f := g.Flatten(x, 1)
-	g.Scope(old)
-	mu = v.apply(g, p, "enc.fc_mu", f)
-	logvar = v.apply(g, p, "enc.fc_logvar", f)
-	return mu, logvar, h
+	return v.arch.encode(v, g, p, x)
 }
 
-// decode maps z (and h1..h4 when the model has skips) to the reconstruction.
+// decode maps z (and the skips when the model has them) to the reconstruction.
 func (v *VAE) decode(g *graphs.Graph, p paramValues, z *graphs.Value, h []*graphs.Value) *graphs.Value {
-	x := v.apply(g, p, "dec.fc", z)
-	side := v.o.Size / 32
-	old := g.Scope("dec.reshape")
-	x = g.Reshape(x, -1, v.o.Widths[4], side, side)
-	g.Scope(old)
-	for i := range 4 {
-		x = v.apply(g, p, fmt.Sprintf("dec.up%d", i+1), x)
-		if v.o.Skips {
-			old := g.Scope(fmt.Sprintf("dec.skip%d", i+1))
-			x = g.Concat(1, x, h[3-i])
-			g.Scope(old)
-		}
-		x = v.apply(g, p, fmt.Sprintf("dec.refine%d", i+1), x)
-	}
-	x = v.apply(g, p, "dec.up5", x)
-	x = v.apply(g, p, "dec.refine5", x)
-	return v.apply(g, p, "dec.out", x)
+	return v.arch.decode(v, g, p, z, h)
 }
