@@ -107,7 +107,7 @@ func runStages(ctx context.Context, env Env, cfg configs.Config, dir string) ([]
 		},
 		{
 			name: "encode", enabled: true, inputs: []any{cfg.Data.TestSet}, after: []string{"train", "prepare.test"},
-			outputs: []string{LatentsFile(dir, cfg.Data.TestSet)},
+			outputs: []string{filepath.Join(LatentsDir, cfg.Data.TestSet+".parquet")},
 			run: func(bool) error {
 				return Encode(ctx, env, cfg, dir, EncodeOptions{Batch: 64})
 			},

@@ -21,6 +21,7 @@ import (
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/lock"
+	"github.com/camelsvae/camelsvae/onnx"
 	"github.com/camelsvae/camelsvae/synth"
 	"github.com/camelsvae/camelsvae/trainer"
 )
@@ -283,7 +284,14 @@ func stageLine(out, stage string) string {
 func TestRunKeepsTraining(t *testing.T) {
 	dir := t.TempDir()
 	cfg := smallConfig(t, dir)
-	run := filepath.Join(dir, "run")
+	// A relative run directory, as `make demo` gives: stage outputs are relative to it.
+	lib, err := onnx.FindLibrary("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(onnx.EnvLibrary, lib)
+	t.Chdir(dir)
+	run := "run"
 	execute(context.Background(), t, "run", "--config", cfg, "--out", run)
 
 	edit(t, cfg, "test_maps: 20", "test_maps: 10")
@@ -330,7 +338,7 @@ func TestRunKeepsTraining(t *testing.T) {
 	edit(t, cfg, "lr: 2.0e-3", "lr: 3.0e-3")
 	execute(context.Background(), t, "train", "--config", cfg, "--out", other, "--epochs", "1")
 	edit(t, cfg, "lr: 3.0e-3", "lr: 2.0e-3")
-	_, err := executeErr(context.Background(), "run", "--config", cfg, "--out", other)
+	_, err = executeErr(context.Background(), "run", "--config", cfg, "--out", other)
 	if err == nil || !strings.Contains(err.Error(), "train.lr 0.003 -> 0.002") || strings.Contains(err.Error(), "--resume") {
 		t.Errorf("run on a train directory of other settings: %v", err)
 	}
