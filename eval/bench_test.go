@@ -37,7 +37,9 @@ func BenchmarkSSIM1000(b *testing.B) {
 	truth, rec := benchMaps(n, s)
 	b.ResetTimer()
 	for range b.N {
-		SSIMBatch(truth, rec, s, 0)
+		if _, err := SSIMBatch(truth, rec, s, 0); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "maps/s")
 }

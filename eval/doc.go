@@ -21,6 +21,8 @@
 //
 // # Failures
 //
-// A caller's mistake (mismatched lengths, a shape that does not fit) panics with an "eval:"
-// prefix; I/O failures are returned as wrapped errors.
+// Data that a metric cannot score is an error with an "eval:" prefix, one line, naming the map:
+// batches of different lengths, a map that does not fit its Shape, maps smaller than the
+// SSIM's 11x11 window. A programming mistake inside a call (a stride below 1, a label out of
+// range) panics; I/O failures are returned as wrapped errors.
 package eval

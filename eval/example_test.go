@@ -17,7 +17,15 @@ func ExampleSSIM() {
 		a[i] = 0.01 * (x*x + 2*y)
 		b[i] = a[i] + 0.1
 	}
-	fmt.Printf("itself %.3f, offset by 0.1: %.3f\n", eval.SSIM(a, a, n, n, 1), eval.SSIM(a, b, n, n, 1))
+	self, err := eval.SSIM(a, a, n, n, 1)
+	if err != nil {
+		panic(err)
+	}
+	offset, err := eval.SSIM(a, b, n, n, 1)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("itself %.3f, offset by 0.1: %.3f\n", self, offset)
 	fmt.Printf("PSNR of the offset: %.1f dB\n", eval.PSNR(eval.MSE(a, b), 1))
 	// Output:
 	// itself 1.000, offset by 0.1: 0.990

@@ -39,7 +39,7 @@ func near(got, want, tol float64) bool {
 func TestMetricsGolden(t *testing.T) {
 	g := loadGolden(t)
 	truth, rec, s := goldenMaps(g)
-	m := Evaluate(truth, rec, s, 2)
+	m := must(Evaluate(truth, rec, s, 2))
 	flat := func(x [][]float64) []float64 {
 		var o []float64
 		for _, r := range x {
@@ -79,13 +79,13 @@ func TestMetricsGolden(t *testing.T) {
 		}
 	}
 	// SSIMBatch and the single-channel SSIM agree with Evaluate.
-	sb := SSIMBatch(truth, rec, s, 1)
+	sb := must(SSIMBatch(truth, rec, s, 1))
 	hw := s.H * s.W
 	for i := range sb {
 		if sb[i] != m.SSIM[i] {
 			t.Errorf("SSIMBatch[%d] = %v, Evaluate %v", i, sb[i], m.SSIM[i])
 		}
-		if v := SSIM(truth[i][hw:2*hw], rec[i][hw:2*hw], s.H, s.W, 1); v != m.ChannelSSIM[i][1] {
+		if v := must(SSIM(truth[i][hw:2*hw], rec[i][hw:2*hw], s.H, s.W, 1)); v != m.ChannelSSIM[i][1] {
 			t.Errorf("SSIM(map %d, channel 1) = %v, Evaluate %v", i, v, m.ChannelSSIM[i][1])
 		}
 	}

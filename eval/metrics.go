@@ -13,15 +13,39 @@ type Shape struct{ C, H, W int }
 // Len is the number of float32 values of one map.
 func (s Shape) Len() int { return s.C * s.H * s.W }
 
-func (s Shape) check(maps ...[]float32) {
+func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.C, s.H, s.W) }
+
+// errSSIMSize is the one error every SSIM entry point gives for maps smaller than its window.
+func errSSIMSize(h, w int) error {
+	return fmt.Errorf("eval: SSIM needs maps of at least %dx%d pixels (its Gaussian window), got %dx%d", ssimWin, ssimWin, h, w)
+}
+
+// checkBatch is what every batch entry point checks first: as many reconstructions as truth
+// maps, at least one, each of shape s, and at least minSide pixels per side.
+func (s Shape) checkBatch(truth, rec [][]float32, minSide int) error {
 	if s.C <= 0 || s.H <= 0 || s.W <= 0 {
-		panic(fmt.Sprintf("eval: bad shape %+v", s))
+		return fmt.Errorf("eval: map shape %s, want positive channels, height and width", s)
 	}
-	for _, m := range maps {
-		if len(m) != s.Len() {
-			panic(fmt.Sprintf("eval: map has %d values, shape %+v needs %d", len(m), s, s.Len()))
+	if minSide == ssimWin && (s.H < ssimWin || s.W < ssimWin) {
+		return errSSIMSize(s.H, s.W)
+	}
+	if s.H < minSide || s.W < minSide {
+		return fmt.Errorf("eval: maps of %dx%d pixels, want at least %dx%d", s.H, s.W, minSide, minSide)
+	}
+	if len(truth) != len(rec) || len(truth) == 0 {
+		return fmt.Errorf("eval: %d truth maps and %d reconstructions, want the same number and at least one", len(truth), len(rec))
+	}
+	for i := range truth {
+		for _, m := range []struct {
+			what string
+			x    []float32
+		}{{"truth", truth[i]}, {"reconstruction", rec[i]}} {
+			if len(m.x) != s.Len() {
+				return fmt.Errorf("eval: %s map %d has %d values, shape %s needs %d", m.what, i, len(m.x), s, s.Len())
+			}
 		}
 	}
+	return nil
 }
 
 // MSE is the mean squared difference of truth and rec, accumulated in float64.
@@ -113,15 +137,13 @@ func newSSIMScratch(w int) *ssimScratch {
 }
 
 // SSIM is the mean structural similarity of one H x W channel (see the package doc), with
-// constants C1 = (0.01 R)^2 and C2 = (0.03 R)^2 for data range R. H and W must be >= 11.
-func SSIM(truth, rec []float32, h, w int, dataRange float64) float64 {
-	if h < ssimWin || w < ssimWin {
-		panic(fmt.Sprintf("eval: SSIM needs at least %dx%d pixels, got %dx%d", ssimWin, ssimWin, h, w))
+// constants C1 = (0.01 R)^2 and C2 = (0.03 R)^2 for data range R. Maps smaller than the
+// 11x11 window are an error.
+func SSIM(truth, rec []float32, h, w int, dataRange float64) (float64, error) {
+	if err := (Shape{C: 1, H: h, W: w}).checkBatch([][]float32{truth}, [][]float32{rec}, ssimWin); err != nil {
+		return 0, err
 	}
-	if len(truth) != h*w || len(rec) != h*w {
-		panic(fmt.Sprintf("eval: SSIM: %d and %d values for %dx%d", len(truth), len(rec), h, w))
-	}
-	return newSSIMScratch(w).ssim(truth, rec, h, dataRange)
+	return newSSIMScratch(w).ssim(truth, rec, h, dataRange), nil
 }
 
 func (s *ssimScratch) ssim(x, y []float32, h int, dataRange float64) float64 {
@@ -211,13 +233,10 @@ type Metrics struct {
 
 // Evaluate computes Metrics for the maps rec against truth (same count, each of shape s),
 // spreading maps over workers goroutines (0 means GOMAXPROCS). The result does not depend
-// on workers.
-func Evaluate(truth, rec [][]float32, s Shape, workers int) Metrics {
-	if len(truth) != len(rec) {
-		panic(fmt.Sprintf("eval: %d truth maps, %d reconstructions", len(truth), len(rec)))
-	}
-	for i := range truth {
-		s.check(truth[i], rec[i])
+// on workers. Maps that do not fit s, or are smaller than the SSIM's window, are an error.
+func Evaluate(truth, rec [][]float32, s Shape, workers int) (Metrics, error) {
+	if err := s.checkBatch(truth, rec, ssimWin); err != nil {
+		return Metrics{}, err
 	}
 	n := len(truth)
 	m := Metrics{Shape: s}
@@ -252,20 +271,20 @@ func Evaluate(truth, rec [][]float32, s Shape, workers int) Metrics {
 			m.SSIM[i] = ssimSum / float64(s.C)
 		}
 	})
-	return m
+	return m, nil
 }
 
 // SSIMBatch is the per-map SSIM (mean over channels, data range 1) of a batch, in parallel.
-func SSIMBatch(truth, rec [][]float32, s Shape, workers int) []float64 {
-	if len(truth) != len(rec) {
-		panic(fmt.Sprintf("eval: %d truth maps, %d reconstructions", len(truth), len(rec)))
+// It fails as Evaluate does.
+func SSIMBatch(truth, rec [][]float32, s Shape, workers int) ([]float64, error) {
+	if err := s.checkBatch(truth, rec, ssimWin); err != nil {
+		return nil, err
 	}
 	out := make([]float64, len(truth))
 	parallelFor(len(truth), workers, func() func(i int) {
 		sc := newSSIMScratch(s.W)
 		hw := s.H * s.W
 		return func(i int) {
-			s.check(truth[i], rec[i])
 			var sum float64
 			for c := range s.C {
 				sum += sc.ssim(truth[i][c*hw:(c+1)*hw], rec[i][c*hw:(c+1)*hw], s.H, 1)
@@ -273,7 +292,7 @@ func SSIMBatch(truth, rec [][]float32, s Shape, workers int) []float64 {
 			out[i] = sum / float64(s.C)
 		}
 	})
-	return out
+	return out, nil
 }
 
 // parallelFor runs body(i) for i in [0, n) on workers goroutines; newWorker is called once per

@@ -207,8 +207,8 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 		panic(fmt.Sprintf("eval: %d channel names for %d channels", len(channels), s.C))
 	}
 	for _, m := range methods {
-		if len(m.Maps) != len(truth) {
-			panic(fmt.Sprintf("eval: method %s has %d maps, truth %d", m.Name, len(m.Maps), len(truth)))
+		if err := s.checkBatch(truth, m.Maps, 1); err != nil {
+			return fmt.Errorf("%w (method %s)", err, m.Name)
 		}
 	}
 	hw := s.H * s.W
@@ -247,7 +247,6 @@ func ReconstructionGrid(path string, truth [][]float32, methods []Panel, s Shape
 	for c := range s.C {
 		lo[c], hi[c] = math.Inf(1), math.Inf(-1)
 		for i, t := range truth {
-			s.check(t)
 			for p, v := range t[c*hw : (c+1)*hw] {
 				lo[c], hi[c] = math.Min(lo[c], float64(v)), math.Max(hi[c], float64(v))
 				for _, m := range methods {

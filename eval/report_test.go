@@ -21,9 +21,9 @@ func TestFiguresAndReport(t *testing.T) {
 		dir = d
 	}
 	channels := []string{"Mgas", "Vgas", "B"}
-	m := Evaluate(truth, rec, s, 0)
-	sp := PowerSpectra(truth, rec, s, 0)
-	ks := PixelKS(truth, rec, s, 1)
+	m := must(Evaluate(truth, rec, s, 0))
+	sp := must(PowerSpectra(truth, rec, s, 0))
+	ks := must(PixelKS(truth, rec, s, 1))
 	var rk []Series
 	for c, x := range sp {
 		rk = append(rk, Series{Name: channels[c], X: x.K, Y: x.R})

@@ -111,10 +111,11 @@ func PowerSpectrum(x []float32, h, w int) (k, p []float64) {
 
 // PowerSpectra compares truth and rec channel by channel (one Spectrum per channel),
 // averaging the binned spectra over the maps; maps are spread over workers goroutines
-// (0 means GOMAXPROCS) and the result does not depend on that number.
-func PowerSpectra(truth, rec [][]float32, s Shape, workers int) []Spectrum {
-	if len(truth) != len(rec) || len(truth) == 0 {
-		panic(fmt.Sprintf("eval: PowerSpectra: %d truth maps, %d reconstructions", len(truth), len(rec)))
+// (0 means GOMAXPROCS) and the result does not depend on that number. Maps need at least
+// 2x2 pixels (one bin).
+func PowerSpectra(truth, rec [][]float32, s Shape, workers int) ([]Spectrum, error) {
+	if err := s.checkBatch(truth, rec, 2); err != nil {
+		return nil, err
 	}
 	nb := min(s.H, s.W) / 2
 	// Per-map sums go into slots by index, then are added in order: deterministic.
@@ -128,7 +129,6 @@ func PowerSpectra(truth, rec [][]float32, s Shape, workers int) []Spectrum {
 		hw := s.H * s.W
 		norm := 1 / float64(hw)
 		return func(i int) {
-			s.check(truth[i], rec[i])
 			a := acc{make([]float64, s.C*nb), make([]float64, s.C*nb), make([]float64, s.C*nb)}
 			for c := range s.C {
 				wk.fft2(truth[i][c*hw:(c+1)*hw], ft)
@@ -172,5 +172,5 @@ func PowerSpectra(truth, rec [][]float32, s Shape, workers int) []Spectrum {
 		}
 		out[c] = sp
 	}
-	return out
+	return out, nil
 }

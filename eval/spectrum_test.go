@@ -114,7 +114,7 @@ func TestPowerSpectrumKnown(t *testing.T) {
 			for range reals {
 				maps = append(maps, grf(rng, n, p))
 			}
-			sp := PowerSpectra(maps, maps, s, 0)[0]
+			sp := must(PowerSpectra(maps, maps, s, 0))[0]
 			want := binMean(n, p)
 			for b := range want {
 				if rel := sp.PTrue[b]/want[b] - 1; math.Abs(rel) > 0.05 {
@@ -126,7 +126,7 @@ func TestPowerSpectrumKnown(t *testing.T) {
 			}
 			// One map through PowerSpectrum equals the batch code for a batch of one.
 			k1, p1 := PowerSpectrum(maps[0], n, n)
-			one := PowerSpectra(maps[:1], maps[:1], s, 1)[0]
+			one := must(PowerSpectra(maps[:1], maps[:1], s, 1))[0]
 			for b := range k1 {
 				if math.Abs(p1[b]-one.PTrue[b]) > 1e-12*p1[b] || k1[b] != one.K[b] {
 					t.Fatalf("bin %d: PowerSpectrum %v, PowerSpectra %v", b, p1[b], one.PTrue[b])
@@ -156,7 +156,7 @@ func TestSpectrumNoisyReconstruction(t *testing.T) {
 		}
 		truth, rec = append(truth, x), append(rec, y)
 	}
-	sp := PowerSpectra(truth, rec, Shape{C: 1, H: n, W: n}, 2)[0]
+	sp := must(PowerSpectra(truth, rec, Shape{C: 1, H: n, W: n}, 2))[0]
 	want := binMean(n, p)
 	for b, pk := range want {
 		wantRatio := (pk + s2) / pk

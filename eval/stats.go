@@ -153,16 +153,18 @@ func kolmogorovSF(x float64) float64 {
 // PixelKS compares the pixel-value distributions of two batches channel by channel: for
 // each channel, KS2 of every stride-th pixel of every map of truth against the same pixels
 // of rec (stride 1 uses all pixels; a larger stride keeps big batches cheap).
-func PixelKS(truth, rec [][]float32, s Shape, stride int) []KSTest {
+func PixelKS(truth, rec [][]float32, s Shape, stride int) ([]KSTest, error) {
 	if stride < 1 {
 		panic("eval: PixelKS stride < 1")
+	}
+	if err := s.checkBatch(truth, rec, 1); err != nil {
+		return nil, err
 	}
 	hw := s.H * s.W
 	out := make([]KSTest, s.C)
 	for c := range s.C {
 		var x, y []float32
 		for i, m := range truth {
-			s.check(m, rec[i])
 			for p := 0; p < hw; p += stride {
 				x = append(x, m[c*hw+p])
 				y = append(y, rec[i][c*hw+p])
@@ -172,7 +174,7 @@ func PixelKS(truth, rec [][]float32, s Shape, stride int) []KSTest {
 		slices.Sort(y)
 		out[c] = ks2Sorted(x, y)
 	}
-	return out
+	return out, nil
 }
 
 // MeanStd returns the mean and sample standard deviation (ddof 1) of the finite values of x,

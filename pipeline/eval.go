@@ -231,9 +231,18 @@ func score(log io.Writer, cfg configs.Config, r *reconstruction) (*eval.Results,
 	scores := map[string]scored{}
 	for _, m := range r.methods {
 		fmt.Fprintf(log, "  evaluating %s\n", m.name)
-		met := eval.Evaluate(r.truth, m.recon, r.shape, workers)
-		spectra := eval.PowerSpectra(r.truth, m.recon, r.shape, workers)
-		ks := eval.PixelKS(r.truth, m.recon, r.shape, 4)
+		met, err := eval.Evaluate(r.truth, m.recon, r.shape, workers)
+		if err != nil {
+			return nil, nil, err
+		}
+		spectra, err := eval.PowerSpectra(r.truth, m.recon, r.shape, workers)
+		if err != nil {
+			return nil, nil, err
+		}
+		ks, err := eval.PixelKS(r.truth, m.recon, r.shape, 4)
+		if err != nil {
+			return nil, nil, err
+		}
 		mr := eval.NewMethodResult(m.name, met, channelNames, ks, spectra)
 		if m.codes != nil && r.probeSims >= 2 {
 			la, err := eval.AnalyseLatents(eval.Float64Rows(m.codes), r.omegaM, r.sigma8, r.sims, latentOpt)
