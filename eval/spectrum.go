@@ -16,7 +16,7 @@ import (
 // Power is |F(k)|^2 / (H W), so white noise of variance s^2 has P = s^2.
 type Spectrum struct {
 	K     []float64 `json:"k"`
-	Modes []int     `json:"modes"` // Fourier modes per bin (half plane, one map)
+	Modes []int     `json:"modes"` // independent Fourier modes per bin (one of each conjugate pair)
 	PTrue []float64 `json:"p_true"`
 	PRec  []float64 `json:"p_rec"`
 	// PCross is Re(F_true conj(F_rec)) averaged like the powers.
@@ -49,6 +49,12 @@ func newSpectrumWorker(h, w int) *spectrumWorker {
 			ky -= float64(h)
 		}
 		for j := range hw {
+			// Columns kx = 0 and, for even W, kx = W/2 hold each mode and its conjugate
+			// (ky and -ky); only ky >= 0 is an independent mode there.
+			if (j == 0 || 2*j == w) && i > h/2 {
+				s.bin[i*hw+j] = -1
+				continue
+			}
 			k := math.Hypot(ky, float64(j))
 			b := int(math.Floor(k + 0.5))
 			if b < 1 || b > s.nbin {

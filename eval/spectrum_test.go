@@ -63,28 +63,94 @@ func freq(i, n int) float64 {
 	return float64(i)
 }
 
-// binMean is the expected binned power: the mean of p over the half-plane modes of each bin,
-// computed independently of PowerSpectrum's code.
+// independentModes lists the Fourier modes (ky, kx) of an n x n real field with one of each
+// conjugate pair, found on the full plane by pairing each index with its conjugate's:
+// independent of PowerSpectrum's half-plane code.
+func independentModes(n int) (ky, kx []float64) {
+	seen := map[[2]int]bool{}
+	for i := range n {
+		for j := range n {
+			c := [2]int{(n - i) % n, (n - j) % n}
+			if seen[c] {
+				continue // its conjugate is already listed
+			}
+			seen[[2]int{i, j}] = true
+			ky, kx = append(ky, freq(i, n)), append(kx, freq(j, n))
+		}
+	}
+	return ky, kx
+}
+
+// binOf is the bin of |k| (bins i - 1/2 <= |k| < i + 1/2), 0 for none.
+func binOf(k float64, n int) int {
+	b := int(math.Floor(k + 0.5))
+	if b < 1 || b > n/2 {
+		return 0
+	}
+	return b
+}
+
+// binMean is the expected binned power: the mean of p over each bin's independent modes.
 func binMean(n int, p func(k float64) float64) []float64 {
 	sum := make([]float64, n/2)
 	cnt := make([]float64, n/2)
-	for i := range n {
-		for j := 0; j <= n/2; j++ {
-			k := math.Hypot(freq(i, n), float64(j))
-			b := int(math.Round(k))
-			if k-float64(int(k)) == 0.5 {
-				b = int(k) + 1 // floor(k + 1/2)
-			}
-			if b >= 1 && b <= n/2 {
-				sum[b-1] += p(k)
-				cnt[b-1]++
-			}
+	ky, kx := independentModes(n)
+	for m := range ky {
+		k := math.Hypot(ky[m], kx[m])
+		if b := binOf(k, n); b > 0 {
+			sum[b-1] += p(k)
+			cnt[b-1]++
 		}
 	}
 	for i := range sum {
 		sum[i] /= cnt[i]
 	}
 	return sum
+}
+
+// TestSpectrumModesAndTranspose: Modes counts independent modes (bin k=1 of any map has 4:
+// (1,0), (0,1), (1,1), (1,-1)), and a map and its transpose have the same spectrum, for even
+// and odd sides (cos(3y) and cos(3x) have the same P(3)).
+func TestSpectrumModesAndTranspose(t *testing.T) {
+	for _, n := range []int{16, 15} {
+		s := Shape{C: 1, H: n, W: n}
+		rng := rand.New(rand.NewPCG(3, uint64(n)))
+		x, xt := make([]float32, n*n), make([]float32, n*n)
+		cx, cy := make([]float32, n*n), make([]float32, n*n)
+		for i := range n {
+			for j := range n {
+				v := float32(rng.NormFloat64())
+				x[i*n+j], xt[j*n+i] = v, v
+				cx[i*n+j] = float32(math.Cos(2 * math.Pi * 3 * float64(j) / float64(n)))
+				cy[i*n+j] = float32(math.Cos(2 * math.Pi * 3 * float64(i) / float64(n)))
+			}
+		}
+		sp := must(PowerSpectra([][]float32{x, cx}, [][]float32{xt, cy}, s, 1))[0]
+		want := make([]int, n/2)
+		ky, kx := independentModes(n)
+		for m := range ky {
+			if b := binOf(math.Hypot(ky[m], kx[m]), n); b > 0 {
+				want[b-1]++
+			}
+		}
+		if sp.Modes[0] != 4 {
+			t.Errorf("n=%d: bin k=1 has %d modes, want 4", n, sp.Modes[0])
+		}
+		for b := range want {
+			if sp.Modes[b] != want[b] {
+				t.Errorf("n=%d: bin %d: %d modes, want %d", n, b+1, sp.Modes[b], want[b])
+			}
+		}
+		for _, pair := range [][2][]float32{{x, xt}, {cx, cy}} {
+			_, p := PowerSpectrum(pair[0], n, n)
+			_, pt := PowerSpectrum(pair[1], n, n)
+			for b := range p {
+				if math.Abs(p[b]-pt[b]) > 1e-9*(1+p[b]) {
+					t.Errorf("n=%d bin %d: P %v, P of the transpose %v", n, b+1, p[b], pt[b])
+				}
+			}
+		}
+	}
 }
 
 // TestPowerSpectrumKnown: Gaussian random fields with power-law spectra come back within 5%
