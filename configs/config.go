@@ -155,6 +155,12 @@ type Eval struct {
 	// (0: chosen by cross-validation over simulations).
 	Clusters int     `mapstructure:"clusters" yaml:"clusters"`
 	Ridge    float64 `mapstructure:"ridge" yaml:"ridge"`
+	// ProbeFolds and ProbeRepeats: the latent probes are scored by grouped K-fold
+	// cross-validation over simulations with this many folds, repeated with fresh folds.
+	ProbeFolds   int `mapstructure:"probe_folds" yaml:"probe_folds"`
+	ProbeRepeats int `mapstructure:"probe_repeats" yaml:"probe_repeats"`
+	// Bootstrap is the number of simulation-bootstrap resamples behind every interval.
+	Bootstrap int `mapstructure:"bootstrap" yaml:"bootstrap"`
 	// PSNRTargetRange also reports PSNR with the target's own range.
 	PSNRTargetRange bool `mapstructure:"psnr_target_range" yaml:"psnr_target_range"`
 	// NoSkipBaseline makes `camelsvae run` also train the same model with skips off (in
@@ -242,7 +248,7 @@ func Default() Config {
 			KeepLast: 3, EvalBatch: 32,
 		},
 		PCA:  PCA{Components: 256, Solver: "randomized", Oversample: 10, PowerIters: 4, Engine: "auto"},
-		Eval: Eval{GridMaps: 4, Clusters: 5, Ridge: 0, PSNRTargetRange: true, NoSkipBaseline: true},
+		Eval: Eval{GridMaps: 4, Clusters: 5, Ridge: 0, ProbeFolds: 5, ProbeRepeats: 5, Bootstrap: 2000, PSNRTargetRange: true, NoSkipBaseline: true},
 		Runtime: Runtime{Provider: "cpu", Spinning: true, CudnnConvAlgoSearch: "EXHAUSTIVE",
 			CudaArenaExtend: "kNextPowerOfTwo", WebGPULayout: "NHWC", WebGPUValidation: "basic"},
 	}
@@ -388,6 +394,11 @@ func (c *Config) Validate() error {
 			d.TestMaps, c.Eval.Clusters, max(2, c.Eval.Clusters))
 	}
 	number("eval.ridge", c.Eval.Ridge, c.Eval.Ridge >= 0, ">= 0")
+	if c.Eval.ProbeFolds < 2 {
+		bad("eval.probe_folds", "must be >= 2 (each fold is predicted from the others), got %d", c.Eval.ProbeFolds)
+	}
+	positive("eval.probe_repeats", c.Eval.ProbeRepeats)
+	positive("eval.bootstrap", c.Eval.Bootstrap)
 
 	r := c.Runtime
 	oneOf("runtime.provider", r.Provider, "cpu", "cuda", "webgpu")

@@ -98,13 +98,13 @@ func TestTTestGolden(t *testing.T) {
 	for k, c := range []struct{ a, b string }{{"t_a1", "t_b1"}, {"t_a2", "t_b2"}} {
 		r := PairedTTest(g[c.a].F64, g[c.b].F64)
 		wantT, wantP := g["t_stat"].F64[k], g["t_p"].F64[k]
-		if !near(r.Statistic, wantT, 1e-10*math.Abs(wantT)) {
+		if !near(float64(r.Statistic), wantT, 1e-10*math.Abs(wantT)) {
 			t.Errorf("case %d: t = %.15g, scipy %.15g", k, r.Statistic, wantT)
 		}
-		if math.Abs(r.P-wantP) > 1e-8*wantP {
+		if math.Abs(float64(r.P)-wantP) > 1e-8*wantP {
 			t.Errorf("case %d: p = %.15g, scipy %.15g", k, r.P, wantP)
 		}
-		if r.DoF != float64(len(g[c.a].F64)-1) {
+		if r.DoF != len(g[c.a].F64)-1 {
 			t.Errorf("case %d: dof %v", k, r.DoF)
 		}
 	}

@@ -99,34 +99,6 @@ func (s Standardizer) Apply(x [][]float64) [][]float64 {
 	return out
 }
 
-// SplitBySimulation puts whole simulations in the test set: the distinct ids of sim are
-// shuffled with seed and the first round(testFrac * count) go to test (at least one, and at
-// least one left for training). It returns row indices, ascending.
-func SplitBySimulation(sim []int, testFrac float64, seed uint64) (train, test []int) {
-	if testFrac <= 0 || testFrac >= 1 {
-		panic(fmt.Sprintf("eval: test fraction %v outside (0, 1)", testFrac))
-	}
-	ids := slices.Compact(slices.Sorted(slices.Values(sim)))
-	if len(ids) < 2 {
-		panic("eval: SplitBySimulation needs at least 2 simulations")
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x5ee0))
-	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	nt := min(max(1, int(math.Round(testFrac*float64(len(ids))))), len(ids)-1)
-	inTest := make(map[int]bool, nt)
-	for _, id := range ids[:nt] {
-		inTest[id] = true
-	}
-	for i, s := range sim {
-		if inTest[s] {
-			test = append(test, i)
-		} else {
-			train = append(train, i)
-		}
-	}
-	return train, test
-}
-
 func pick[T any](x []T, idx []int) []T {
 	out := make([]T, len(idx))
 	for i, j := range idx {
@@ -518,15 +490,7 @@ func (m *Logistic) Predict(x [][]float64) []int {
 // TertileLabels maps values below lo to 0, below hi to 1, else 2.
 func Tertiles(v []float64) (lo, hi float64) {
 	s := slices.Sorted(slices.Values(v))
-	q := func(f float64) float64 {
-		pos := f * float64(len(s)-1)
-		i := int(pos)
-		if i+1 >= len(s) {
-			return s[len(s)-1]
-		}
-		return s[i] + (pos-float64(i))*(s[i+1]-s[i])
-	}
-	return q(1.0 / 3), q(2.0 / 3)
+	return quantileSorted(s, 1.0/3), quantileSorted(s, 2.0/3)
 }
 
 // TertileLabels: see Tertiles.
@@ -545,212 +509,109 @@ func TertileLabels(v []float64, lo, hi float64) []int {
 	return out
 }
 
-// LatentOptions configure AnalyseLatents.
-type LatentOptions struct {
-	Clusters int     // K-means k (the study: 5)
-	Ridge    float64 // ridge alpha on standardised codes; <= 0 chooses it by cross-validation
-	L2       float64 // logistic regression L2 penalty
-	TestFrac float64 // fraction of simulations held out
-	Seed     uint64
-}
-
-// LatentAnalysis holds what the codes of one method carry.
-type LatentAnalysis struct {
-	N            int   `json:"n"`
-	Dim          int   `json:"dim"`
-	NTrain       int   `json:"n_train"`
-	NTest        int   `json:"n_test"`
-	ClusterSizes []int `json:"cluster_sizes"`
-	// Silhouette of K-means on the standardised codes of all rows.
-	Silhouette float64 `json:"silhouette"`
-	Inertia    float64 `json:"inertia"`
-	// TertileAccuracy of the Omega_m tertile classifier on held-out simulations (chance 1/3);
-	// tertile edges come from the training rows.
-	TertileAccuracy float64 `json:"tertile_accuracy"`
-	// R2 of ridge regression on held-out simulations.
-	R2OmegaM float64 `json:"r2_omega_m"`
-	R2Sigma8 float64 `json:"r2_sigma_8"`
-	// The ridge penalties used (chosen by grouped cross-validation when LatentOptions.Ridge <= 0).
-	RidgeAlphaOmegaM float64 `json:"ridge_alpha_omega_m"`
-	RidgeAlphaSigma8 float64 `json:"ridge_alpha_sigma_8"`
-	// Labels are the K-means clusters (for the latent scatter), not serialised.
-	Labels []int `json:"-"`
-}
-
-// AnalyseLatents runs the latent probes on codes z (one row per map) with each map's
-// Omega_m, sigma_8 and simulation id: split by simulation (seeded), standardise with the
-// training rows' statistics, K-means + silhouette on all rows, logistic tertile classifier and
-// ridge regressions fitted on training rows and scored on held-out ones.
-//
-// Inputs it cannot analyse are an error, not a panic: fewer maps than opt.Clusters (or than
-// two), fewer than two simulations, or mismatched lengths.
-func AnalyseLatents(z [][]float64, omegaM, sigma8 []float64, sim []int, opt LatentOptions) (LatentAnalysis, error) {
-	n, d, err := rows(z)
-	if err != nil {
-		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %w", err)
-	}
-	if len(omegaM) != n || len(sigma8) != n || len(sim) != n {
-		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %d codes with %d Omega_m, %d sigma_8 and %d simulation ids, want one each per code",
-			n, len(omegaM), len(sigma8), len(sim))
-	}
-	if opt.Clusters < 2 || n < opt.Clusters {
-		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: %d maps for %d K-means clusters (eval.clusters), want 2 <= clusters <= maps", n, opt.Clusters)
-	}
-	if !(opt.TestFrac > 0 && opt.TestFrac < 1) {
-		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: test fraction %v, want it in (0, 1)", opt.TestFrac)
-	}
-	if sims := len(slices.Compact(slices.Sorted(slices.Values(sim)))); sims < 2 {
-		return LatentAnalysis{}, fmt.Errorf("eval: latent analysis: the %d maps come from %d simulation, want at least 2 (the probes hold out whole simulations)", n, sims)
-	}
-	tr, te := SplitBySimulation(sim, opt.TestFrac, opt.Seed)
-	st := FitStandardizer(pick(z, tr))
-	zs := st.Apply(z)
-	out := LatentAnalysis{N: n, Dim: d, NTrain: len(tr), NTest: len(te)}
-	km, err := KMeans(zs, opt.Clusters, opt.Seed, 10, 300)
-	if err != nil {
-		return out, err
-	}
-	out.ClusterSizes, out.Inertia, out.Labels = km.Sizes, km.Inertia, km.Labels
-	if out.Silhouette, err = Silhouette(zs, km.Labels); err != nil {
-		return out, err
-	}
-
-	xtr, xte := pick(zs, tr), pick(zs, te)
-	lo, hi := Tertiles(pick(omegaM, tr))
-	lg, err := FitLogistic(xtr, TertileLabels(pick(omegaM, tr), lo, hi), 3, opt.L2)
-	if err != nil {
-		return out, err
-	}
-	pred := lg.Predict(xte)
-	want := TertileLabels(pick(omegaM, te), lo, hi)
-	hits := 0
-	for i := range pred {
-		if pred[i] == want[i] {
-			hits++
-		}
-	}
-	out.TertileAccuracy = float64(hits) / float64(len(pred))
-	simTr := pick(sim, tr)
-	for _, t := range []struct {
-		y     []float64
-		dst   *float64
-		alpha *float64
-	}{{omegaM, &out.R2OmegaM, &out.RidgeAlphaOmegaM}, {sigma8, &out.R2Sigma8, &out.RidgeAlphaSigma8}} {
-		ytr := pick(t.y, tr)
-		alpha := opt.Ridge
-		if alpha <= 0 {
-			var err error
-			if alpha, err = ChooseRidgeAlpha(xtr, ytr, simTr, opt.Seed); err != nil {
-				return out, err
-			}
-		}
-		*t.alpha = alpha
-		r, err := FitRidge(xtr, ytr, alpha)
-		if err != nil {
-			return out, err
-		}
-		*t.dst = R2(pick(t.y, te), r.Predict(xte))
-	}
-	return out, nil
-}
-
-// RidgeAlphas is the grid ChooseRidgeAlpha searches.
-var RidgeAlphas = []float64{1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5}
-
-// ChooseRidgeAlpha picks the ridge penalty with the best mean R^2 over a 4-fold
-// cross-validation that keeps each simulation's maps in one fold (the training rows only:
-// the held-out simulations stay unseen). With many latent dimensions and a few hundred maps,
-// a fixed small penalty overfits; this is scikit-learn's RidgeCV with grouped folds.
-func ChooseRidgeAlpha(x [][]float64, y []float64, sim []int, seed uint64) (float64, error) {
-	ids := slices.Compact(slices.Sorted(slices.Values(sim)))
-	folds := min(4, len(ids))
-	if folds < 2 {
-		return 1, nil
-	}
-	rng := rand.New(rand.NewPCG(seed, 0xa1fa))
-	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	fold := make(map[int]int, len(ids))
-	for i, id := range ids {
-		fold[id] = i % folds
-	}
-	best, bestScore := RidgeAlphas[0], math.Inf(-1)
-	for _, a := range RidgeAlphas {
-		var score float64
-		for f := range folds {
-			var tr, va []int
-			for i, s := range sim {
-				if fold[s] == f {
-					va = append(va, i)
-				} else {
-					tr = append(tr, i)
-				}
-			}
-			r, err := FitRidge(pick(x, tr), pick(y, tr), a)
-			if err != nil {
-				return 0, err
-			}
-			score += R2(pick(y, va), r.Predict(pick(x, va)))
-		}
-		if score > bestScore {
-			best, bestScore = a, score
-		}
-	}
-	return best, nil
-}
-
 // minimizeSmooth minimises a smooth convex f (fg returns f and, when grad is non-nil, fills
-// the gradient) from x0 by Nesterov's accelerated gradient with backtracking on the step
-// (FISTA's rule, with restart when f increases), until the gradient's max-norm falls below
-// gtol or maxIter steps. It is used instead of gonum/optimize, whose import graph needs a
-// module this project does not carry.
+// the gradient) from x0 by L-BFGS (Nocedal and Wright, algorithm 7.4: the last 10 steps and
+// gradient changes, the two-loop recursion, an Armijo backtracking line search), until the
+// gradient's max-norm falls below gtol, three steps in a row leave f unchanged (rounding), or
+// maxIter steps. It is used instead of gonum/optimize, whose import graph needs a module this
+// project does not carry; the accelerated gradient it replaced took thousands of steps where
+// this takes about a hundred.
 func minimizeSmooth(fg func(grad, x []float64) float64, x0 []float64, maxIter int, gtol float64) ([]float64, error) {
+	const memory, c1 = 10, 1e-4
 	n := len(x0)
-	x, y, xPrev := slices.Clone(x0), slices.Clone(x0), slices.Clone(x0)
-	g := make([]float64, n)
-	trial := make([]float64, n)
-	step, t := 1.0, 1.0
-	fx := fg(nil, x)
+	x, g := slices.Clone(x0), make([]float64, n)
+	xn, gn, d := make([]float64, n), make([]float64, n), make([]float64, n)
+	var ss, ys [][]float64
+	var rho []float64
+	alpha := make([]float64, memory)
+	dot := func(a, b []float64) float64 {
+		var s float64
+		for i, v := range a {
+			s += v * b[i]
+		}
+		return s
+	}
+	f := fg(g, x)
+	stalls := 0
 	for range maxIter {
-		fy := fg(g, y)
-		if math.IsNaN(fy) {
+		if math.IsNaN(f) {
 			return nil, fmt.Errorf("objective is NaN")
 		}
 		gmax := 0.0
-		var gg float64
 		for _, v := range g {
 			gmax = math.Max(gmax, math.Abs(v))
-			gg += v * v
 		}
 		if gmax < gtol {
-			copy(x, y)
 			break
 		}
-		// Backtrack until the sufficient-decrease (Lipschitz) condition holds.
-		var ft float64
-		for {
-			for i := range trial {
-				trial[i] = y[i] - step*g[i]
+		// d = -H g by the two-loop recursion, H0 = (s.y / y.y) I from the latest pair.
+		for i, v := range g {
+			d[i] = -v
+		}
+		for k := len(ss) - 1; k >= 0; k-- {
+			alpha[k] = rho[k] * dot(ss[k], d)
+			for i := range d {
+				d[i] -= alpha[k] * ys[k][i]
 			}
-			ft = fg(nil, trial)
-			if ft <= fy-0.5*step*gg || step < 1e-12 {
+		}
+		step := 1.0
+		if k := len(ss) - 1; k >= 0 {
+			gamma := dot(ss[k], ys[k]) / dot(ys[k], ys[k])
+			for i := range d {
+				d[i] *= gamma
+			}
+		} else {
+			step = 1 / math.Max(1, math.Sqrt(dot(g, g))) // first step: length at most 1
+		}
+		for k := range ss {
+			beta := rho[k] * dot(ys[k], d)
+			for i := range d {
+				d[i] += (alpha[k] - beta) * ss[k][i]
+			}
+		}
+		dg := dot(d, g)
+		if !(dg < 0) { // not a descent direction: forget the curvature pairs
+			ss, ys, rho = ss[:0], ys[:0], rho[:0]
+			for i, v := range g {
+				d[i] = -v
+			}
+			dg = -dot(g, g)
+		}
+		var fn float64
+		for {
+			for i := range xn {
+				xn[i] = x[i] + step*d[i]
+			}
+			fn = fg(gn, xn)
+			if fn <= f+c1*step*dg || step < 1e-20 {
 				break
 			}
 			step *= 0.5
 		}
-		copy(xPrev, x)
-		copy(x, trial)
-		if ft > fx { // restart the momentum
-			t = 1
-			copy(y, x)
-		} else {
-			tNext := (1 + math.Sqrt(1+4*t*t)) / 2
-			for i := range y {
-				y[i] = x[i] + (t-1)/tNext*(x[i]-xPrev[i])
+		// Near the optimum, rounding can leave f unchanged: stop after three such steps.
+		if step < 1e-20 || !(fn < f) {
+			if stalls++; stalls == 3 {
+				break
 			}
-			t = tNext
+			if fn > f {
+				continue
+			}
+		} else {
+			stalls = 0
 		}
-		fx = ft
-		step *= 1.2 // let the step grow back
+		s, y := make([]float64, n), make([]float64, n)
+		for i := range s {
+			s[i], y[i] = xn[i]-x[i], gn[i]-g[i]
+		}
+		if sy := dot(s, y); sy > 1e-12*dot(y, y) {
+			if len(ss) == memory {
+				ss, ys, rho = ss[1:], ys[1:], rho[1:]
+			}
+			ss, ys, rho = append(ss, s), append(ys, y), append(rho, 1/sy)
+		}
+		copy(x, xn)
+		copy(g, gn)
+		f = fn
 	}
 	return x, nil
 }

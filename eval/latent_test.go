@@ -85,32 +85,50 @@ func TestLatentGoldenSklearn(t *testing.T) {
 	}
 }
 
-func TestSplitBySimulation(t *testing.T) {
+// TestFoldPlan: every repeat deals whole simulations into folds of sizes within one
+// simulation of each other, fresh per repeat, the same for the same seed.
+func TestFoldPlan(t *testing.T) {
 	var sim []int
 	for s := range 20 {
 		for range 15 {
-			sim = append(sim, s)
+			sim = append(sim, 100+s)
 		}
 	}
-	tr, te := SplitBySimulation(sim, 0.2, 3)
-	if len(te) != 4*15 || len(tr) != 16*15 {
-		t.Fatalf("split %d/%d, want 240/60", len(tr), len(te))
+	p := newFoldPlan(sim, 6, 3, 3)
+	if p.folds != 6 || len(p.ids) != 20 {
+		t.Fatalf("plan with %d folds over %d simulations", p.folds, len(p.ids))
 	}
-	inTest := map[int]bool{}
-	for _, i := range te {
-		inTest[sim[i]] = true
-	}
-	for _, i := range tr {
-		if inTest[sim[i]] {
-			t.Fatalf("simulation %d on both sides", sim[i])
+	for r := range 3 {
+		seen := map[int]int{}
+		for f := range p.folds {
+			tr, te := p.rows(sim, r, f)
+			if len(tr)+len(te) != len(sim) || len(te)%15 != 0 || len(te)/15 < 3 || len(te)/15 > 4 {
+				t.Fatalf("repeat %d fold %d: %d train, %d test rows", r, f, len(tr), len(te))
+			}
+			for _, i := range te {
+				seen[sim[i]]++
+			}
+			inTest := map[int]bool{}
+			for _, i := range te {
+				inTest[sim[i]] = true
+			}
+			for _, i := range tr {
+				if inTest[sim[i]] {
+					t.Fatalf("simulation %d on both sides", sim[i])
+				}
+			}
+		}
+		for id, n := range seen {
+			if n != 15 {
+				t.Fatalf("repeat %d: simulation %d tested %d times over the folds, want once", r, id, n/15)
+			}
 		}
 	}
-	tr2, te2 := SplitBySimulation(sim, 0.2, 3)
-	if !slices.Equal(tr, tr2) || !slices.Equal(te, te2) {
-		t.Fatal("same seed, different split")
+	if slices.Equal(p.fold[0], p.fold[1]) {
+		t.Error("repeats 0 and 1 have the same folds")
 	}
-	if _, te3 := SplitBySimulation(sim, 0.2, 4); slices.Equal(te, te3) {
-		t.Error("seeds 3 and 4 give the same split")
+	if q := newFoldPlan(sim, 6, 3, 3); !slices.Equal(q.fold[2], p.fold[2]) {
+		t.Error("same seed, different folds")
 	}
 }
 
@@ -134,32 +152,42 @@ func TestAnalyseLatents(t *testing.T) {
 			noise = append(noise, nz)
 		}
 	}
-	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, TestFrac: 0.25, Seed: 9}
+	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, Folds: 5, Repeats: 3, Resamples: 500, Level: 0.95, Seed: 9}
 	a, err := AnalyseLatents(good, om, s8, sim, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.R2OmegaM < 0.95 || a.R2Sigma8 < 0.95 || a.TertileAccuracy < 0.8 {
+	if a.R2OmegaM.Mean < 0.95 || a.R2Sigma8.Mean < 0.95 || a.TertileAccuracy.Mean < 0.8 {
 		t.Errorf("informative codes: %+v", a)
 	}
-	if a.NTrain+a.NTest != 300 || len(a.ClusterSizes) != 5 || a.Silhouette <= -1 || a.Silhouette >= 1 {
+	for _, p := range []Probe{a.R2OmegaM, a.R2Sigma8, a.TertileAccuracy} {
+		if !(p.CI.Lo <= p.Mean && p.Mean <= p.CI.Hi) || len(p.Repeats) != 3 || p.CI.Resamples != 500 {
+			t.Errorf("probe %+v: want the mean inside its interval and 3 repeats", p)
+		}
+	}
+	if a.N != 300 || a.Simulations != 60 || a.Folds != 5 || len(a.ClusterSizes) != 5 || a.Silhouette <= -1 || a.Silhouette >= 1 ||
+		len(a.RidgeAlphasOmegaM) != 15 {
 		t.Errorf("bookkeeping: %+v", a)
 	}
 	b, err := AnalyseLatents(noise, om, s8, sim, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.R2OmegaM > 0.2 || b.R2Sigma8 > 0.2 || b.TertileAccuracy > 0.6 {
+	if b.R2OmegaM.Mean > 0.2 || b.R2Sigma8.Mean > 0.2 || b.TertileAccuracy.Mean > 0.6 {
 		t.Errorf("noise codes look informative: %+v", b)
+	}
+	// Chance level lies inside the noise codes' accuracy interval.
+	if !(b.TertileAccuracy.CI.Lo < 1.0/3 && 1.0/3 < b.TertileAccuracy.CI.Hi) {
+		t.Errorf("noise codes: accuracy interval %+v excludes chance", b.TertileAccuracy.CI)
 	}
 }
 
-// TestChooseRidgeAlpha: 200 dimensions, 120 rows, the target in one direction plus noise.
-// A tiny penalty overfits; the grouped cross-validation picks a larger one that predicts
-// held-out simulations better.
+// TestChooseRidgeAlpha: 100 dimensions, 120 training rows, the target in one direction plus
+// noise. A tiny penalty overfits (near least squares with 100 unknowns); the grouped
+// cross-validation picks a larger one that predicts held-out simulations better.
 func TestChooseRidgeAlpha(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	n, d := 160, 200
+	n, d := 160, 100
 	x := make([][]float64, n)
 	y := make([]float64, n)
 	sim := make([]int, n)
@@ -171,11 +199,12 @@ func TestChooseRidgeAlpha(t *testing.T) {
 		y[i] = x[i][0] + 0.5*r.NormFloat64()
 		sim[i] = i / 4
 	}
-	tr, te := SplitBySimulation(sim, 0.25, 1)
-	a, err := ChooseRidgeAlpha(pick(x, tr), pick(y, tr), pick(sim, tr), 3)
+	tr, te := newFoldPlan(sim, 4, 1, 1).rows(sim, 0, 0)
+	as, err := chooseRidgeAlphas(pick(x, tr), [][]float64{pick(y, tr)}, pick(sim, tr))
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := as[0]
 	score := func(alpha float64) float64 {
 		m, err := FitRidge(pick(x, tr), pick(y, tr), alpha)
 		if err != nil {
@@ -193,7 +222,7 @@ func TestChooseRidgeAlpha(t *testing.T) {
 func TestLatentTooFewRows(t *testing.T) {
 	four := [][]float64{{0, 1}, {1, 0}, {2, 2}, {3, 1}}
 	om, s8, sim := []float64{0.1, 0.2, 0.3, 0.4}, []float64{0.7, 0.8, 0.9, 1.0}, []int{0, 0, 1, 1}
-	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, TestFrac: 0.25, Seed: 1}
+	opt := LatentOptions{Clusters: 5, Ridge: 1, L2: 1e-3, Folds: 5, Repeats: 1, Resamples: 10, Level: 0.95, Seed: 1}
 	cases := []struct {
 		name string
 		run  func() error
@@ -213,6 +242,12 @@ func TestLatentTooFewRows(t *testing.T) {
 		}, "1 simulation"},
 		{"analyse lengths", func() error { _, err := AnalyseLatents(four, om[:3], s8, sim, opt); return err }, "3 Omega_m"},
 		{"analyse empty", func() error { _, err := AnalyseLatents(nil, nil, nil, nil, opt); return err }, "no rows"},
+		{"analyse one fold", func() error {
+			o := opt
+			o.Clusters, o.Folds = 2, 1
+			_, err := AnalyseLatents(four, om, s8, sim, o)
+			return err
+		}, "1 folds"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

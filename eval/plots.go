@@ -87,9 +87,9 @@ func LinePlot(path, title, xLabel, yLabel string, series []Series, logX, logY bo
 	return savePlot(p, path, 7*vg.Inch, 4.5*vg.Inch)
 }
 
-// BarChart draws one bar per method with +-err error bars (e.g. mean and standard deviation
-// of SSIM).
-func BarChart(path, title, yLabel string, names []string, values, errs []float64) error {
+// BarChart draws one bar per method with error bars (nil for none): a standard deviation, or
+// an interval's distances below and above the value.
+func BarChart(path, title, yLabel string, names []string, values []float64, errs []ErrorBar) error {
 	if len(names) != len(values) || (errs != nil && len(errs) != len(values)) {
 		panic("eval: BarChart: one name, value (and error) per bar")
 	}
@@ -106,7 +106,7 @@ func BarChart(path, title, yLabel string, names []string, values, errs []float64
 		var pts errPoints
 		for i := range values {
 			pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: values[i]})
-			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{errs[i], errs[i]})
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{errs[i].Low, errs[i].High})
 		}
 		eb, err := plotter.NewYErrorBars(pts)
 		if err != nil {
@@ -117,6 +117,9 @@ func BarChart(path, title, yLabel string, names []string, values, errs []float64
 	p.NominalX(names...)
 	return savePlot(p, path, 5*vg.Inch, 4*vg.Inch)
 }
+
+// ErrorBar is how far a bar's error bar reaches below and above its value.
+type ErrorBar struct{ Low, High float64 }
 
 type errPoints struct {
 	plotter.XYs

@@ -9,58 +9,79 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/camelsvae/camelsvae/formats"
 )
 
-// Stat is a mean and sample standard deviation over maps (non-finite values left out).
+// Stat is a mean and sample standard deviation over maps of the finite values; N counts
+// them and Excluded the non-finite ones left out (PSNR +Inf of a perfectly reconstructed
+// map), so that a reader sees what the mean is over.
 type Stat struct {
-	Mean float64 `json:"mean"`
-	Std  float64 `json:"std"`
-	N    int     `json:"n"`
+	Mean     Num `json:"mean"`
+	Std      Num `json:"std"`
+	N        int `json:"n"`
+	Excluded int `json:"excluded"`
 }
 
 // NewStat summarises x.
 func NewStat(x []float64) Stat {
 	m, s, n := MeanStd(x)
-	return Stat{Mean: m, Std: s, N: n}
+	return Stat{Mean: Num(m), Std: Num(s), N: n, Excluded: len(x) - n}
 }
 
 // ChannelResult holds one channel's numbers for one method.
 type ChannelResult struct {
-	Name     string           `json:"name"`
-	MSE      Stat             `json:"mse"`
-	PSNR     Stat             `json:"psnr"`
-	SSIM     Stat             `json:"ssim"`
-	KS       *KSTest          `json:"ks,omitempty"`
+	Name string `json:"name"`
+	MSE  Stat   `json:"mse"`
+	PSNR Stat   `json:"psnr"`
+	SSIM Stat   `json:"ssim"`
+	// KSD is the two-sample Kolmogorov-Smirnov distance between the true and reconstructed
+	// pixel values (NaN when not computed). No p-value: neighbouring pixels are correlated,
+	// so the test's independence assumption fails by orders of magnitude.
+	KSD      Num              `json:"ks_d"`
 	Spectrum *SpectrumSummary `json:"spectrum,omitempty"`
 }
 
-// SpectrumSummary condenses a Spectrum: the full curves plus two numbers a reader can
-// compare, the mean |log10 ratio| over all bins and the first k where r(k) falls below 0.5.
+// SpectrumSummary is a Spectrum (see there) as results.json holds it, plus two numbers a
+// reader can compare: the mean |log10 ratio| over the bins and the first k where r(k) falls
+// below 0.5.
 type SpectrumSummary struct {
-	Spectrum
-	MeanAbsLog10Ratio float64 `json:"mean_abs_log10_ratio"`
-	KrHalf            float64 `json:"k_r_half"` // 0 when r stays above 0.5
+	K      []Num `json:"k"`
+	Modes  []int `json:"modes"`
+	PTrue  []Num `json:"p_true"`
+	PRec   []Num `json:"p_rec"`
+	PCross []Num `json:"p_cross"`
+	Ratio  []Num `json:"ratio"`
+	R      []Num `json:"r"`
+	// MeanAbsLog10Ratio is the mean over the bins where the truth has power; a bin where the
+	// reconstruction has none makes it +Inf (a constant map reproduces no structure).
+	MeanAbsLog10Ratio Num `json:"mean_abs_log10_ratio"`
+	// KrHalf is the first k where r < 0.5, or where r is undefined because the
+	// reconstruction has no power there; +Inf when r >= 0.5 in every bin.
+	KrHalf Num `json:"k_r_half"`
 }
 
 // Summarise returns the SpectrumSummary of sp.
 func Summarise(sp Spectrum) SpectrumSummary {
-	out := SpectrumSummary{Spectrum: sp}
+	out := SpectrumSummary{K: Nums(sp.K), Modes: sp.Modes, PTrue: Nums(sp.PTrue), PRec: Nums(sp.PRec),
+		PCross: Nums(sp.PCross), Ratio: Nums(sp.Ratio), R: Nums(sp.R), KrHalf: Num(math.Inf(1))}
+	var sum float64
 	n := 0
 	for i, r := range sp.Ratio {
-		if r > 0 && !math.IsInf(r, 0) {
-			out.MeanAbsLog10Ratio += math.Abs(math.Log10(r))
-			n++
+		if !(sp.PTrue[i] > 0) {
+			continue // no structure to reproduce: the bin says nothing
 		}
-		if out.KrHalf == 0 && sp.R[i] < 0.5 {
-			out.KrHalf = sp.K[i]
+		sum += math.Abs(math.Log10(r)) // +Inf for r = 0
+		n++
+		if math.IsInf(float64(out.KrHalf), 1) && !(sp.R[i] >= 0.5) {
+			out.KrHalf = Num(sp.K[i])
 		}
 	}
+	out.MeanAbsLog10Ratio = Num(math.NaN())
 	if n > 0 {
-		out.MeanAbsLog10Ratio /= float64(n)
+		out.MeanAbsLog10Ratio = Num(sum / float64(n))
 	}
 	return out
 }
@@ -68,37 +89,41 @@ func Summarise(sp Spectrum) SpectrumSummary {
 // Compression accounts for what a method transmits: the input numbers, the latent numbers,
 // what else the decoder receives (the VAE's skip tensors), their sum and its bytes (float32).
 type Compression struct {
-	Method        string  `json:"method"`
-	InputNumbers  int64   `json:"input_numbers"`
-	LatentNumbers int64   `json:"latent_numbers"`
-	SkipNumbers   int64   `json:"skip_numbers"`
-	Transmitted   int64   `json:"transmitted_numbers"`
-	Bytes         int64   `json:"bytes"`
-	Ratio         float64 `json:"ratio"` // input numbers / transmitted numbers
+	Method        string `json:"method"`
+	InputNumbers  int64  `json:"input_numbers"`
+	LatentNumbers int64  `json:"latent_numbers"`
+	SkipNumbers   int64  `json:"skip_numbers"`
+	Transmitted   int64  `json:"transmitted_numbers"`
+	Bytes         int64  `json:"bytes"`
+	Ratio         Num    `json:"ratio"` // input numbers / transmitted numbers
 }
 
 // NewCompression fills Transmitted, Bytes (4 per float32) and Ratio.
 func NewCompression(method string, input, latent, skip int64) Compression {
 	t := latent + skip
 	return Compression{Method: method, InputNumbers: input, LatentNumbers: latent, SkipNumbers: skip,
-		Transmitted: t, Bytes: 4 * t, Ratio: float64(input) / float64(t)}
+		Transmitted: t, Bytes: 4 * t, Ratio: Num(float64(input) / float64(t))}
 }
 
 // MethodResult holds every number of one method (VAE, VAE without skips, PCA, ...).
 type MethodResult struct {
-	Name       string          `json:"name"`
-	MSE        Stat            `json:"mse"`
-	PSNR       Stat            `json:"psnr"`
-	PSNRTarget Stat            `json:"psnr_target"`
-	SSIM       Stat            `json:"ssim"`
-	Channels   []ChannelResult `json:"channels"`
-	Latent     *LatentAnalysis `json:"latent,omitempty"`
+	Name string `json:"name"`
+	MSE  Stat   `json:"mse"`
+	// PSNR is the mean of the per-map PSNRs; PSNROfMeanMSE is the PSNR of MSE.Mean, which is
+	// lower (the mean of a logarithm is not the logarithm of the mean).
+	PSNR          Stat            `json:"psnr"`
+	PSNROfMeanMSE Num             `json:"psnr_of_mean_mse"`
+	PSNRTarget    Stat            `json:"psnr_target"`
+	SSIM          Stat            `json:"ssim"`
+	Channels      []ChannelResult `json:"channels"`
+	Latent        *LatentAnalysis `json:"latent,omitempty"`
 }
 
-// NewMethodResult summarises Metrics (and optional per-channel KS tests and spectra, which
-// may be nil) under a method name.
-func NewMethodResult(name string, m Metrics, channels []string, ks []KSTest, spectra []Spectrum) MethodResult {
+// NewMethodResult summarises Metrics (and optional per-channel KS distances and spectra,
+// which may be nil) under a method name.
+func NewMethodResult(name string, m Metrics, channels []string, ksd []float64, spectra []Spectrum) MethodResult {
 	r := MethodResult{Name: name, MSE: NewStat(m.MSE), PSNR: NewStat(m.PSNR), PSNRTarget: NewStat(m.PSNRTarget), SSIM: NewStat(m.SSIM)}
+	r.PSNROfMeanMSE = Num(PSNR(float64(r.MSE.Mean), 1))
 	col := func(x [][]float64, c int) []float64 {
 		o := make([]float64, len(x))
 		for i := range x {
@@ -111,10 +136,10 @@ func NewMethodResult(name string, m Metrics, channels []string, ks []KSTest, spe
 		if c < len(channels) {
 			name = channels[c]
 		}
-		cr := ChannelResult{Name: name, MSE: NewStat(col(m.ChannelMSE, c)), PSNR: NewStat(col(m.ChannelPSNR, c)), SSIM: NewStat(col(m.ChannelSSIM, c))}
-		if c < len(ks) {
-			k := ks[c]
-			cr.KS = &k
+		cr := ChannelResult{Name: name, MSE: NewStat(col(m.ChannelMSE, c)), PSNR: NewStat(col(m.ChannelPSNR, c)), SSIM: NewStat(col(m.ChannelSSIM, c)),
+			KSD: Num(math.NaN())}
+		if c < len(ksd) {
+			cr.KSD = Num(ksd[c])
 		}
 		if c < len(spectra) {
 			s := Summarise(spectra[c])
@@ -125,22 +150,14 @@ func NewMethodResult(name string, m Metrics, channels []string, ks []KSTest, spe
 	return r
 }
 
-// Comparison is a paired t-test of one metric between two methods over the same maps.
-type Comparison struct {
-	Metric string `json:"metric"`
-	A      string `json:"a"`
-	B      string `json:"b"`
-	TTest
-}
-
 // PCASummary records the baseline's fit.
 type PCASummary struct {
-	Components      int       `json:"components"`
-	Solver          string    `json:"solver"`
-	TrainMaps       int       `json:"train_maps"`
-	CumulativeRatio float64   `json:"cumulative_ratio"`
-	RatioCurve      []float64 `json:"cumulative_ratio_curve,omitempty"`
-	FitSeconds      float64   `json:"fit_seconds"`
+	Components      int    `json:"components"`
+	Solver          string `json:"solver"`
+	TrainMaps       int    `json:"train_maps"`
+	CumulativeRatio Num    `json:"cumulative_ratio"`
+	RatioCurve      []Num  `json:"cumulative_ratio_curve,omitempty"`
+	FitSeconds      Num    `json:"fit_seconds"`
 }
 
 // Figure is a PNG (path relative to the report directory, or absolute) with a caption.
@@ -150,82 +167,19 @@ type Figure struct {
 	Caption string `json:"caption"`
 }
 
-// Results is everything eval reports, JSON-serialisable (results.json).
+// Results is everything eval reports (results.json). Every number is a Num or an integer,
+// so that NaN and infinities survive the JSON round trip.
 type Results struct {
-	Title       string         `json:"title"`
-	Notes       []string       `json:"notes,omitempty"`
+	Title string   `json:"title"`
+	Notes []string `json:"notes,omitempty"`
+	// TestMaps and Simulations count the test maps and the simulations they come from.
 	TestMaps    int            `json:"test_maps"`
+	Simulations int            `json:"simulations"`
 	Methods     []MethodResult `json:"methods"`
 	Comparisons []Comparison   `json:"comparisons"`
 	Compression []Compression  `json:"compression"`
 	PCA         *PCASummary    `json:"pca,omitempty"`
 	Figures     []Figure       `json:"figures"`
-}
-
-// marshalResults encodes r as indented JSON. JSON has no NaN or infinity, which the numbers
-// can hold (PSNR of a perfect map, R^2 of a constant target), so those become null.
-func marshalResults(r *Results) ([]byte, error) {
-	return json.MarshalIndent(jsonValue(reflect.ValueOf(r)), "", "  ")
-}
-
-// jsonValue turns v into maps, slices and scalars following encoding/json's rules for the
-// tags used here (names, omitempty, "-", embedded structs flattened), with non-finite floats
-// as nil.
-func jsonValue(v reflect.Value) any {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil
-		}
-		return jsonValue(v.Elem())
-	case reflect.Float32, reflect.Float64:
-		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
-		}
-		return f
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil
-		}
-		out := make([]any, v.Len())
-		for i := range out {
-			out[i] = jsonValue(v.Index(i))
-		}
-		return out
-	case reflect.Struct:
-		out := map[string]any{}
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if f.Anonymous && name == "" {
-				if m, ok := jsonValue(v.Field(i)).(map[string]any); ok {
-					for k, x := range m {
-						out[k] = x
-					}
-				}
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if strings.Contains(opts, "omitempty") && v.Field(i).IsZero() {
-				continue
-			}
-			out[name] = jsonValue(v.Field(i))
-		}
-		return out
-	default:
-		return v.Interface()
-	}
 }
 
 // WriteReport writes results.json, report.md and a self-contained report.html (figures
@@ -234,7 +188,7 @@ func WriteReport(dir string, r *Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("eval: report: %w", err)
 	}
-	js, err := marshalResults(r)
+	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("eval: report: results.json: %w", err)
 	}
@@ -257,51 +211,85 @@ func WriteReport(dir string, r *Results) error {
 	return nil
 }
 
-func f4(x float64) string {
+// f4 formats a measured number: 4 decimals, scientific outside [1e-3, 1e5), and NaN as
+// "n/a".
+func f4(x Num) string {
+	f := float64(x)
 	switch {
-	case math.IsNaN(x):
+	case math.IsNaN(f):
 		return "n/a"
-	case math.IsInf(x, 0):
-		return fmt.Sprint(x)
-	case x != 0 && (math.Abs(x) < 1e-3 || math.Abs(x) >= 1e5):
-		return fmt.Sprintf("%.3e", x)
+	case math.IsInf(f, 0):
+		return fmt.Sprint(f)
+	case f != 0 && (math.Abs(f) < 1e-3 || math.Abs(f) >= 1e5):
+		return fmt.Sprintf("%.3e", f)
 	}
-	return fmt.Sprintf("%.4f", x)
+	return fmt.Sprintf("%.4f", f)
 }
 
-func pm(s Stat) string { return f4(s.Mean) + " ± " + f4(s.Std) }
+// pm formats a Stat as mean ± std, with the count when non-finite values were left out.
+func pm(s Stat) string {
+	out := f4(s.Mean) + " ± " + f4(s.Std)
+	if s.Excluded > 0 {
+		out += fmt.Sprintf(" (n = %d; %d non-finite left out)", s.N, s.Excluded)
+	}
+	return out
+}
+
+// ci formats an interval as [lo, hi].
+func ci(iv Interval) string { return "[" + f4(iv.Lo) + ", " + f4(iv.Hi) + "]" }
+
+// kHalf formats KrHalf: a bin centre, or "> k_max" when r stays above 0.5.
+func kHalf(s *SpectrumSummary) string {
+	if math.IsInf(float64(s.KrHalf), 1) {
+		if len(s.K) == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("> %g", float64(s.K[len(s.K)-1]))
+	}
+	return fmt.Sprintf("%g", float64(s.KrHalf))
+}
+
+func ttest(t TTest) string {
+	return fmt.Sprintf("t = %s, p = %s (n = %d)", f4(t.Statistic), f4(t.P), t.N)
+}
+
+// medianAlpha is the median of the ridge penalties used across the folds.
+func medianAlpha(a []Num) string {
+	if len(a) == 0 {
+		return "n/a"
+	}
+	s := slices.Sorted(slices.Values(Floats(a)))
+	return fmt.Sprintf("%g", quantileSorted(s, 0.5))
+}
 
 // tables returns the report's tables as header + rows, shared by Markdown and HTML.
 func tables(r *Results) []table {
 	var ts []table
-	t := table{Title: "Reconstruction on the test maps (mean ± std over maps)",
-		Head: []string{"method", "MSE", "PSNR (dB, range 1)", "PSNR (dB, target range)", "SSIM"}}
+	t := table{Title: fmt.Sprintf("Reconstruction of the %d test maps (mean ± std over maps)", r.TestMaps),
+		Head: []string{"method", "maps", "MSE", "PSNR (dB): mean over maps", "PSNR (dB) of the mean MSE", "PSNR (dB, target range)", "SSIM"}}
 	for _, m := range r.Methods {
-		t.Rows = append(t.Rows, []string{m.Name, pm(m.MSE), pm(m.PSNR), pm(m.PSNRTarget), pm(m.SSIM)})
+		t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(m.MSE.N + m.MSE.Excluded), pm(m.MSE), pm(m.PSNR), f4(m.PSNROfMeanMSE), pm(m.PSNRTarget), pm(m.SSIM)})
 	}
 	ts = append(ts, t)
-	t = table{Title: "Per channel", Head: []string{"method", "channel", "MSE", "PSNR", "SSIM", "KS D (p)", "mean abs log10(P_rec/P_true)", "k where r < 0.5"}}
+	t = table{Title: "Per channel", Head: []string{"method", "channel", "MSE", "PSNR (dB)", "SSIM", "pixel KS D", "mean |log10(P_rec/P_true)|", "k where r < 0.5 (cycles per map)"}}
 	for _, m := range r.Methods {
 		for _, c := range m.Channels {
-			ks, sp, kr := "", "", ""
-			if c.KS != nil {
-				ks = fmt.Sprintf("%s (%s)", f4(c.KS.D), f4(c.KS.P))
-			}
+			sp, kr := "", ""
 			if c.Spectrum != nil {
-				sp = f4(c.Spectrum.MeanAbsLog10Ratio)
-				kr = "none"
-				if c.Spectrum.KrHalf > 0 {
-					kr = f4(c.Spectrum.KrHalf)
-				}
+				sp, kr = f4(c.Spectrum.MeanAbsLog10Ratio), kHalf(c.Spectrum)
 			}
-			t.Rows = append(t.Rows, []string{m.Name, c.Name, pm(c.MSE), pm(c.PSNR), pm(c.SSIM), ks, sp, kr})
+			t.Rows = append(t.Rows, []string{m.Name, c.Name, pm(c.MSE), pm(c.PSNR), pm(c.SSIM), f4(c.KSD), sp, kr})
 		}
 	}
 	ts = append(ts, t)
 	if len(r.Comparisons) > 0 {
-		t = table{Title: "Paired t-tests (two-sided)", Head: []string{"metric", "A", "B", "mean A-B", "t", "dof", "p"}}
+		t = table{Title: "Differences A − B over the same maps",
+			Head: []string{"metric", "A", "B", "mean A − B", "95% interval (simulation bootstrap)", "t-test over simulation means",
+				"Wilcoxon over simulation means", "t-test over maps (the study's; maps taken as independent)", "effective n (ICC)"}}
 		for _, c := range r.Comparisons {
-			t.Rows = append(t.Rows, []string{c.Metric, c.A, c.B, f4(c.MeanDiff), f4(c.Statistic), fmt.Sprint(c.DoF), f4(c.P)})
+			t.Rows = append(t.Rows, []string{c.Metric, c.A, c.B, f4(c.MeanDiff), ci(c.CI), ttest(c.SimLevel),
+				fmt.Sprintf("W = %s, p = %s (n = %d)", f4(c.Wilcoxon.Statistic), f4(c.Wilcoxon.P), c.Wilcoxon.N),
+				ttest(c.MapLevel), fmt.Sprintf("%.1f (%s)", float64(c.EffectiveN), f4(c.ICC))})
 		}
 		ts = append(ts, t)
 	}
@@ -309,7 +297,7 @@ func tables(r *Results) []table {
 		t = table{Title: "What the decoder receives", Head: []string{"method", "input numbers", "latent", "skips", "transmitted", "bytes", "input / transmitted"}}
 		for _, c := range r.Compression {
 			t.Rows = append(t.Rows, []string{c.Method, fmt.Sprint(c.InputNumbers), fmt.Sprint(c.LatentNumbers), fmt.Sprint(c.SkipNumbers),
-				fmt.Sprint(c.Transmitted), fmt.Sprint(c.Bytes), fmt.Sprintf("%.3g", c.Ratio)})
+				fmt.Sprint(c.Transmitted), fmt.Sprint(c.Bytes), fmt.Sprintf("%.3g", float64(c.Ratio))})
 		}
 		ts = append(ts, t)
 	}
@@ -320,19 +308,33 @@ func tables(r *Results) []table {
 		}
 	}
 	if len(lat) > 0 {
-		t = table{Title: "Latent analysis (held-out simulations)", Head: []string{"method", "dim", "train/test maps", "silhouette (k-means)", "Ω_m tertile accuracy", "R² Ω_m (ridge α)", "R² σ_8 (ridge α)"}}
+		probe := func(p Probe) string { return f4(p.Mean) + " " + ci(p.CI) }
+		t = table{Title: "Latent probes on held-out simulations (mean over repeats of grouped K-fold cross-validation, 95% simulation-bootstrap interval)",
+			Head: []string{"method", "dim", "maps", "simulations", "folds × repeats", "silhouette (k-means)", "Ω_m tertile accuracy (chance 1/3)", "R² Ω_m", "R² σ_8", "ridge α (median) Ω_m / σ_8"}}
 		for _, m := range lat {
 			l := m.Latent
-			t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(l.Dim), fmt.Sprintf("%d/%d", l.NTrain, l.NTest), f4(l.Silhouette), f4(l.TertileAccuracy),
-				fmt.Sprintf("%s (%g)", f4(l.R2OmegaM), l.RidgeAlphaOmegaM), fmt.Sprintf("%s (%g)", f4(l.R2Sigma8), l.RidgeAlphaSigma8)})
+			t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(l.Dim), fmt.Sprint(l.N), fmt.Sprint(l.Simulations), fmt.Sprintf("%d × %d", l.Folds, l.Repeats),
+				f4(l.Silhouette), probe(l.TertileAccuracy), probe(l.R2OmegaM), probe(l.R2Sigma8),
+				medianAlpha(l.RidgeAlphasOmegaM) + " / " + medianAlpha(l.RidgeAlphasSigma8)})
 		}
 		ts = append(ts, t)
 	}
 	if r.PCA != nil {
 		ts = append(ts, table{Title: "PCA baseline", Head: []string{"components", "solver", "training maps", "cumulative explained variance", "fit (s)"},
-			Rows: [][]string{{fmt.Sprint(r.PCA.Components), r.PCA.Solver, fmt.Sprint(r.PCA.TrainMaps), f4(r.PCA.CumulativeRatio), fmt.Sprintf("%.2f", r.PCA.FitSeconds)}}})
+			Rows: [][]string{{fmt.Sprint(r.PCA.Components), r.PCA.Solver, fmt.Sprint(r.PCA.TrainMaps), f4(r.PCA.CumulativeRatio), fmt.Sprintf("%.2f", float64(r.PCA.FitSeconds))}}})
 	}
 	return ts
+}
+
+// Definitions say what every column of the report means and its unit.
+var Definitions = []string{
+	"Maps are compared on the normalised scale the models see (per-field transform, then z-scored with the training split's statistics), so MSE is in squared standard deviations of that scale.",
+	"MSE: mean squared error over the pixels of a map (all channels) or of one channel. PSNR (dB): 10 log10(1/MSE), data range 1 as the study; \"mean over maps\" averages the per-map PSNRs, \"of the mean MSE\" is 10 log10(1/mean MSE), which is lower. \"target range\" uses each map's own max − min. SSIM: scikit-image's structural_similarity, Gaussian window σ = 1.5, data range 1, averaged over channels; 1 is identical.",
+	"mean ± std is over maps; n is the number of maps unless noted, non-finite values (PSNR +Inf of a perfect map) are left out and counted.",
+	"pixel KS D: the largest distance between the cumulative distributions of true and reconstructed pixel values (0 to 1). No p-value is given: neighbouring pixels are correlated, so a test that takes them as independent has none worth showing.",
+	"P(k): power of the 2D Fourier transform in rings of width 1 in k, in cycles per map side (× 2π/25 for h/Mpc on a 25 Mpc/h CAMELS map). P_rec/P_true = 1 and the cross-correlation r(k) = 1 are perfect. \"mean |log10(P_rec/P_true)|\" averages over the rings; +Inf means the reconstruction has no power in some ring. \"k where r < 0.5\" is the first ring where the reconstruction decorrelates; \"> k_max\" if none.",
+	"Differences: maps of one simulation share its parameters and initial conditions, so the simulation is the independent unit. The 95% interval resamples whole simulations (expanded percentile bootstrap, which corrects the plain percentile interval's narrowness with few simulations); the t-test and the Wilcoxon signed-rank test are on the per-simulation mean differences. The t-test over maps is the study's, shown for comparison: it takes maps as independent and overstates the evidence. Effective n is n / (1 + (m − 1) ICC) for m maps per simulation and the intraclass correlation ICC of the differences.",
+	"Latent probes: ridge regression (R²) of Ω_m and σ_8 and a logistic classifier of Ω_m's tertile on the standardised codes. Each is fitted on some simulations and scored on the others by grouped K-fold cross-validation, repeated with fresh folds; standardisation, tertile edges and the ridge α (an inner grouped cross-validation) come from each fold's training simulations only. The interval resamples simulations. R² below 0 predicts worse than the mean. Silhouette (−1 to 1) of k-means clusters of all maps' codes.",
 }
 
 type table struct {
@@ -345,7 +347,7 @@ func markdown(r *Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", r.Title)
 	if r.TestMaps > 0 {
-		fmt.Fprintf(&b, "Test maps: %d.\n\n", r.TestMaps)
+		fmt.Fprintf(&b, "Test maps: %d from %d simulations.\n\n", r.TestMaps, r.Simulations)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
@@ -363,6 +365,10 @@ func markdown(r *Results) string {
 	for _, f := range r.Figures {
 		fmt.Fprintf(&b, "## %s\n\n![%s](%s)\n\n%s\n\n", f.Title, f.Title, f.Path, f.Caption)
 	}
+	b.WriteString("## Definitions\n\n")
+	for _, d := range Definitions {
+		fmt.Fprintf(&b, "- %s\n", d)
+	}
 	return b.String()
 }
 
@@ -375,7 +381,7 @@ th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:0.9em}
 </style></head><body>
 <h1>{{.R.Title}}</h1>
-{{if .R.TestMaps}}<p>Test maps: {{.R.TestMaps}}.</p>{{end}}
+{{if .R.TestMaps}}<p>Test maps: {{.R.TestMaps}} from {{.R.Simulations}} simulations.</p>{{end}}
 {{if .R.Notes}}<ul>{{range .R.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Tables}}<h2>{{.Title}}</h2><table><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
@@ -383,6 +389,7 @@ figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#5
 {{end}}
 {{range .Figures}}<h2>{{.Title}}</h2><figure><img alt="{{.Title}}" src="{{.Data}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{end}}
+<h2>Definitions</h2><ul>{{range .Definitions}}<li>{{.}}</li>{{end}}</ul>
 </body></html>
 `))
 
@@ -404,7 +411,7 @@ func htmlReport(dir string, r *Results) ([]byte, error) {
 		figs = append(figs, fig{f.Title, f.Caption, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))})
 	}
 	var buf bytes.Buffer
-	if err := htmlTmpl.Execute(&buf, map[string]any{"R": r, "Tables": tables(r), "Figures": figs}); err != nil {
+	if err := htmlTmpl.Execute(&buf, map[string]any{"R": r, "Tables": tables(r), "Figures": figs, "Definitions": Definitions}); err != nil {
 		return nil, fmt.Errorf("eval: report: html: %w", err)
 	}
 	return buf.Bytes(), nil

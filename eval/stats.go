@@ -10,11 +10,11 @@ import (
 
 // TTest is the result of a paired t-test.
 type TTest struct {
-	Statistic float64 `json:"statistic"`
-	DoF       float64 `json:"dof"`
-	P         float64 `json:"p"` // two-sided
-	MeanDiff  float64 `json:"mean_diff"`
-	N         int     `json:"n"`
+	Statistic Num `json:"statistic"`
+	DoF       int `json:"dof"`
+	P         Num `json:"p"` // two-sided
+	MeanDiff  Num `json:"mean_diff"`
+	N         int `json:"n"`
 }
 
 // PairedTTest tests whether the mean of a[i]-b[i] is zero, as scipy.stats.ttest_rel(a, b):
@@ -34,11 +34,11 @@ func PairedTTest(a, b []float64) TTest {
 		}
 	}
 	n := len(d)
-	r := TTest{N: n, DoF: float64(n - 1)}
+	r := TTest{N: n, DoF: n - 1}
 	if n < 2 {
-		r.Statistic, r.P, r.MeanDiff = math.NaN(), math.NaN(), math.NaN()
+		r.Statistic, r.P, r.MeanDiff = Num(math.NaN()), Num(math.NaN()), Num(math.NaN())
 		if n == 1 {
-			r.MeanDiff = d[0]
+			r.MeanDiff = Num(d[0])
 		}
 		return r
 	}
@@ -52,26 +52,26 @@ func PairedTTest(a, b []float64) TTest {
 		ss += (x - mean) * (x - mean)
 	}
 	sd := math.Sqrt(ss / float64(n-1))
-	r.MeanDiff = mean
-	r.Statistic = mean / (sd / math.Sqrt(float64(n)))
+	stat := mean / (sd / math.Sqrt(float64(n)))
+	r.MeanDiff, r.Statistic = Num(mean), Num(stat)
 	switch {
-	case math.IsNaN(r.Statistic):
-		r.P = math.NaN()
-	case math.IsInf(r.Statistic, 0):
+	case math.IsNaN(stat):
+		r.P = Num(math.NaN())
+	case math.IsInf(stat, 0):
 		r.P = 0
 	default:
-		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: r.DoF}
-		r.P = math.Min(1, 2*t.Survival(math.Abs(r.Statistic)))
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}
+		r.P = Num(math.Min(1, 2*t.Survival(math.Abs(stat))))
 	}
 	return r
 }
 
 // KSTest is the result of a two-sample Kolmogorov-Smirnov test.
 type KSTest struct {
-	D  float64 `json:"d"`
-	P  float64 `json:"p"`
-	N1 int     `json:"n1"`
-	N2 int     `json:"n2"`
+	D  float64
+	P  float64
+	N1 int
+	N2 int
 }
 
 // KS2 is the two-sample Kolmogorov-Smirnov statistic D = sup |F1 - F2| of x and y (equal to
@@ -151,9 +151,10 @@ func kolmogorovSF(x float64) float64 {
 }
 
 // PixelKS compares the pixel-value distributions of two batches channel by channel: for
-// each channel, KS2 of every stride-th pixel of every map of truth against the same pixels
-// of rec (stride 1 uses all pixels; a larger stride keeps big batches cheap).
-func PixelKS(truth, rec [][]float32, s Shape, stride int) ([]KSTest, error) {
+// each channel, the KS distance D (as KS2) of every stride-th pixel of every map of truth
+// against the same pixels of rec (stride 1 uses all pixels; a larger stride keeps big
+// batches cheap). It gives no p-value: pixels are correlated, not independent samples.
+func PixelKS(truth, rec [][]float32, s Shape, stride int) ([]float64, error) {
 	if stride < 1 {
 		panic("eval: PixelKS stride < 1")
 	}
@@ -161,7 +162,7 @@ func PixelKS(truth, rec [][]float32, s Shape, stride int) ([]KSTest, error) {
 		return nil, err
 	}
 	hw := s.H * s.W
-	out := make([]KSTest, s.C)
+	out := make([]float64, s.C)
 	for c := range s.C {
 		var x, y []float32
 		for i, m := range truth {
@@ -172,7 +173,7 @@ func PixelKS(truth, rec [][]float32, s Shape, stride int) ([]KSTest, error) {
 		}
 		slices.Sort(x)
 		slices.Sort(y)
-		out[c] = ks2Sorted(x, y)
+		out[c] = ks2Sorted(x, y).D
 	}
 	return out, nil
 }

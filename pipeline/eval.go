@@ -222,12 +222,14 @@ type scored struct {
 }
 
 // score computes every method's metrics, spectra, pixel KS distances and latent probes, the
-// compression table, and the paired tests of the VAE against PCA.
+// compression table, and the comparisons of the VAE with PCA (over maps and over simulations).
 func score(log io.Writer, cfg configs.Config, r *reconstruction) (*eval.Results, map[string]scored, error) {
 	res := &eval.Results{Title: fmt.Sprintf("camelsvae: VAE vs PCA on %d %s maps (%dx%d)", len(r.truth), r.set, r.shape.H, r.shape.W),
-		TestMaps: len(r.truth)}
+		TestMaps: len(r.truth), Simulations: r.probeSims}
 	workers := cfg.Data.Workers
-	latentOpt := eval.LatentOptions{Clusters: cfg.Eval.Clusters, Ridge: cfg.Eval.Ridge, L2: 1e-2, TestFrac: 0.25, Seed: uint64(cfg.Seed)}
+	e := cfg.Eval
+	latentOpt := eval.LatentOptions{Clusters: e.Clusters, Ridge: e.Ridge, L2: 1e-2, Folds: e.ProbeFolds, Repeats: e.ProbeRepeats,
+		Resamples: e.Bootstrap, Level: 0.95, Seed: uint64(cfg.Seed)}
 	scores := map[string]scored{}
 	for _, m := range r.methods {
 		fmt.Fprintf(log, "  evaluating %s\n", m.name)
@@ -262,14 +264,14 @@ func score(log io.Writer, cfg configs.Config, r *reconstruction) (*eval.Results,
 	res.Notes = r.notes
 	pm := r.pca
 	res.PCA = &eval.PCASummary{Components: pm.K, Solver: pm.Solver, TrainMaps: pm.NSamples,
-		CumulativeRatio: pm.CumulativeRatio[pm.K-1], RatioCurve: pm.CumulativeRatio, FitSeconds: r.pcaFitSeconds}
-	// Paired tests over the same maps.
+		CumulativeRatio: eval.Num(pm.CumulativeRatio[pm.K-1]), RatioCurve: eval.Nums(pm.CumulativeRatio), FitSeconds: eval.Num(r.pcaFitSeconds)}
 	a, b := scores[r.vaeName].metrics, scores[r.pcaName].metrics
+	opt := eval.CompareOptions{Resamples: e.Bootstrap, Level: 0.95, Seed: uint64(cfg.Seed)}
 	for _, c := range []struct {
 		metric string
 		a, b   []float64
-	}{{"mse", a.MSE, b.MSE}, {"psnr", a.PSNR, b.PSNR}, {"ssim", a.SSIM, b.SSIM}} {
-		res.Comparisons = append(res.Comparisons, eval.Comparison{Metric: c.metric, A: r.vaeName, B: r.pcaName, TTest: eval.PairedTTest(c.a, c.b)})
+	}{{"MSE", a.MSE, b.MSE}, {"PSNR (dB)", a.PSNR, b.PSNR}, {"SSIM", a.SSIM, b.SSIM}} {
+		res.Comparisons = append(res.Comparisons, eval.Compare(c.metric, r.vaeName, r.pcaName, c.a, c.b, r.sims, opt))
 	}
 	return res, scores, nil
 }
@@ -300,6 +302,10 @@ func PrintSummary(w io.Writer, r *eval.Results, dir string) {
 	}
 	fmt.Fprintf(w, "%-32s %12.6f %10.3f %8.3f   (the study, 256x256 LH)\n", "study: VAE", 0.001456, 28.370, 0.987)
 	fmt.Fprintf(w, "%-32s %12.6f %10.3f %8.3f\n", "study: PCA", 0.492135, 3.079, 0.127)
+	for _, c := range r.Comparisons {
+		fmt.Fprintf(w, "%s, %s - %s: %.4g, 95%% interval [%.4g, %.4g] over %d simulations (p = %.2g; over maps, the study's test: p = %.2g)\n",
+			c.Metric, c.A, c.B, float64(c.MeanDiff), float64(c.CI.Lo), float64(c.CI.Hi), c.Simulations, float64(c.SimLevel.P), float64(c.MapLevel.P))
+	}
 	report := filepath.Join(dir, ReportDir, ReportHTML)
 	if _, err := os.Stat(report); errors.Is(err, os.ErrNotExist) {
 		return

@@ -40,14 +40,18 @@ func figures(cfg configs.Config, dir string, r *reconstruction, res *eval.Result
 		{"psnr.png", "PSNR (dB, data range 1)", func(m eval.MethodResult) eval.Stat { return m.PSNR }},
 		{"ssim.png", "SSIM", func(m eval.MethodResult) eval.Stat { return m.SSIM }},
 	} {
-		vals, errs := make([]float64, len(res.Methods)), make([]float64, len(res.Methods))
+		vals, errs := make([]float64, len(res.Methods)), make([]eval.ErrorBar, len(res.Methods))
 		for i, m := range res.Methods {
-			vals[i], errs[i] = b.get(m).Mean, b.get(m).Std
+			st := b.get(m)
+			vals[i], errs[i] = float64(st.Mean), eval.ErrorBar{Low: float64(st.Std), High: float64(st.Std)}
 		}
 		if err := eval.BarChart(filepath.Join(figDir, b.file), b.title, "", names, vals, errs); err != nil {
 			return err
 		}
-		fig(b.file, b.title, "Mean over the test maps; error bars are one standard deviation.")
+		fig(b.file, b.title, fmt.Sprintf("Mean over the %d test maps (from %d simulations); error bars are one standard deviation over maps.", res.TestMaps, res.Simulations))
+	}
+	if err := probeFigure(figDir, res, fig); err != nil {
+		return err
 	}
 	ev := eval.Series{Name: "PCA cumulative explained variance"}
 	for i, v := range r.pca.CumulativeRatio {
@@ -61,7 +65,7 @@ func figures(cfg configs.Config, dir string, r *reconstruction, res *eval.Result
 	if err := eval.Scatter(filepath.Join(figDir, "latent_omega_m.png"), "VAE latent (2 leading PCA axes of mu)", "PC1", "PC2", x, y, r.omegaM, false); err != nil {
 		return err
 	}
-	fig("latent_omega_m.png", "Latent space by Omega_m", "The two leading principal axes of the VAE's mu, coloured by Omega_m.")
+	fig("latent_omega_m.png", "Latent space by Omega_m", fmt.Sprintf("The two leading principal axes of the VAE's mu for the %d test maps (from %d simulations), coloured by Omega_m.", len(x), r.probeSims))
 	if la := res.Methods[0].Latent; la != nil && len(la.Labels) == len(x) {
 		lab := make([]float64, len(la.Labels))
 		for i, l := range la.Labels {
@@ -70,9 +74,41 @@ func figures(cfg configs.Config, dir string, r *reconstruction, res *eval.Result
 		if err := eval.Scatter(filepath.Join(figDir, "latent_clusters.png"), "VAE latent, K-means clusters", "PC1", "PC2", x, y, lab, true); err != nil {
 			return err
 		}
-		fig("latent_clusters.png", "Latent clusters", fmt.Sprintf("The same axes coloured by K-means cluster (k = %d).", cfg.Eval.Clusters))
+		fig("latent_clusters.png", "Latent clusters", fmt.Sprintf("The same axes coloured by K-means cluster (k = %d; %d maps from %d simulations).", cfg.Eval.Clusters, len(x), r.probeSims))
 	}
 	return spectrumFigures(figDir, r, scores, fig)
+}
+
+// probeFigure draws the latent probes' R^2 with their simulation-bootstrap intervals.
+func probeFigure(figDir string, res *eval.Results, fig func(file, title, caption string)) error {
+	var names []string
+	var vals []float64
+	var errs []eval.ErrorBar
+	var la *eval.LatentAnalysis
+	for _, m := range res.Methods {
+		if m.Latent == nil {
+			continue
+		}
+		la = m.Latent
+		for _, p := range []struct {
+			name  string
+			probe eval.Probe
+		}{{"Ω_m", m.Latent.R2OmegaM}, {"σ_8", m.Latent.R2Sigma8}} {
+			mean := float64(p.probe.Mean)
+			names = append(names, m.Name+" "+p.name)
+			vals = append(vals, mean)
+			errs = append(errs, eval.ErrorBar{Low: mean - float64(p.probe.CI.Lo), High: float64(p.probe.CI.Hi) - mean})
+		}
+	}
+	if la == nil {
+		return nil
+	}
+	if err := eval.BarChart(filepath.Join(figDir, "probes.png"), "Latent probes: R² on held-out simulations", "R²", names, vals, errs); err != nil {
+		return err
+	}
+	fig("probes.png", "Latent probes", fmt.Sprintf("Ridge R² of Ω_m and σ_8 from each method's codes: mean over %d repeats of %d-fold cross-validation over the %d test simulations (%d maps); "+
+		"error bars are the 95%% simulation-bootstrap interval. 0 is the mean's R².", la.Repeats, la.Folds, la.Simulations, la.N))
+	return nil
 }
 
 // lossFigure draws the training's loss curves when the run has metrics.
