@@ -249,17 +249,17 @@ func kHalf(s *SpectrumSummary) string {
 	return fmt.Sprintf("%g", float64(s.KrHalf))
 }
 
-// FormatP formats a p-value as the report does; 0 is where float64 underflows, so it is shown
-// as a bound.
+// FormatP formats a p-value as the report does, "p = 0.0123"; 0 is where float64
+// underflows, so it is shown as the bound "p < 1e-300".
 func FormatP(p Num) string {
 	if p == 0 {
-		return "< 1e-300"
+		return "p < 1e-300"
 	}
-	return f4(p)
+	return "p = " + f4(p)
 }
 
 func ttest(t TTest) string {
-	return fmt.Sprintf("t = %s, p = %s (n = %d)", f4(t.Statistic), FormatP(t.P), t.N)
+	return fmt.Sprintf("t = %s, %s (n = %d)", f4(t.Statistic), FormatP(t.P), t.N)
 }
 
 // medianAlpha is the median of the ridge penalties used across the folds.
@@ -297,7 +297,7 @@ func tables(r *Results) []table {
 				"Wilcoxon over simulation means", "t-test over maps (the study's; maps taken as independent)", "effective n (ICC)"}}
 		for _, c := range r.Comparisons {
 			t.Rows = append(t.Rows, []string{c.Metric, c.A, c.B, f4(c.MeanDiff), ci(c.CI), ttest(c.SimLevel),
-				fmt.Sprintf("W = %g, p = %s (n = %d)", float64(c.Wilcoxon.Statistic), FormatP(c.Wilcoxon.P), c.Wilcoxon.N),
+				fmt.Sprintf("W = %g, %s (n = %d)", float64(c.Wilcoxon.Statistic), FormatP(c.Wilcoxon.P), c.Wilcoxon.N),
 				ttest(c.MapLevel), fmt.Sprintf("%.1f (%s)", float64(c.EffectiveN), f4(c.ICC))})
 		}
 		ts = append(ts, t)

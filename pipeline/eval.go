@@ -303,7 +303,7 @@ func PrintSummary(w io.Writer, r *eval.Results, dir string) {
 	fmt.Fprintf(w, "%-32s %12.6f %10.3f %8.3f   (the study, 256x256 LH)\n", "study: VAE", 0.001456, 28.370, 0.987)
 	fmt.Fprintf(w, "%-32s %12.6f %10.3f %8.3f\n", "study: PCA", 0.492135, 3.079, 0.127)
 	for _, c := range r.Comparisons {
-		fmt.Fprintf(w, "%s, %s - %s: %.4g, 95%% interval [%.4g, %.4g] over %d simulations (p = %s; over maps, the study's test: p = %s)\n",
+		fmt.Fprintf(w, "%s, %s - %s: %.4g, 95%% interval [%.4g, %.4g] over %d simulations (%s; over maps, the study's test: %s)\n",
 			c.Metric, c.A, c.B, float64(c.MeanDiff), float64(c.CI.Lo), float64(c.CI.Hi), c.Simulations, eval.FormatP(c.SimLevel.P), eval.FormatP(c.MapLevel.P))
 	}
 	report := filepath.Join(dir, ReportDir, ReportHTML)
