@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -114,8 +115,35 @@ func BarChart(path, title, yLabel string, names []string, values []float64, errs
 		}
 		p.Add(eb)
 	}
-	p.NominalX(names...)
-	return savePlot(p, path, 5*vg.Inch, 4*vg.Inch)
+	labels := make([]string, len(names))
+	for i, n := range names {
+		labels[i] = wrapLabel(n, 14)
+	}
+	p.NominalX(labels...)
+	// An inch per bar beyond five, so that the names fit.
+	return savePlot(p, path, vg.Length(max(5, len(names)))*vg.Inch, 4*vg.Inch)
+}
+
+// wrapLabel breaks each line of s at spaces into lines of at most width characters (a
+// longer word keeps its own line), so that bar names do not run into each other.
+func wrapLabel(s string, width int) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		cur := ""
+		for _, w := range strings.Fields(line) {
+			if cur != "" && len(cur)+1+len(w) > width {
+				out = append(out, cur)
+				cur = w
+				continue
+			}
+			if cur != "" {
+				cur += " "
+			}
+			cur += w
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // ErrorBar is how far a bar's error bar reaches below and above its value.

@@ -210,3 +210,17 @@ func TestConstantReconstruction(t *testing.T) {
 		t.Errorf("report row %q: want +Inf and k = 1", row)
 	}
 }
+
+func TestWrapLabel(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"PCA-256", "PCA-256"},
+		{"VAE, another map's skips", "VAE, another\nmap's skips"},
+		{"PCA-323 (equal numbers)", "PCA-323 (equal\nnumbers)"},
+		{"VAE (skips)\nΩ_m", "VAE (skips)\nΩ_m"},
+		{"averyveryverylongword x", "averyveryverylongword\nx"},
+	} {
+		if got := wrapLabel(tc.in, 14); got != tc.want {
+			t.Errorf("wrapLabel(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

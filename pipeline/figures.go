@@ -95,7 +95,7 @@ func probeFigure(figDir string, res *eval.Results, fig func(file, title, caption
 			probe eval.Probe
 		}{{"Ω_m", m.Latent.R2OmegaM}, {"σ_8", m.Latent.R2Sigma8}} {
 			mean := float64(p.probe.Mean)
-			names = append(names, m.Name+" "+p.name)
+			names = append(names, m.Name+"\n"+p.name)
 			vals = append(vals, mean)
 			errs = append(errs, eval.ErrorBar{Low: mean - float64(p.probe.CI.Lo), High: float64(p.probe.CI.Hi) - mean})
 		}
