@@ -280,14 +280,14 @@ func tables(r *Results) []table {
 		t.Rows = append(t.Rows, []string{m.Name, fmt.Sprint(m.MSE.N + m.MSE.Excluded), pm(m.MSE), pm(m.PSNR), f4(m.PSNROfMeanMSE), pm(m.PSNRTarget), pm(m.SSIM)})
 	}
 	ts = append(ts, t)
-	t = table{Title: "Per channel", Head: []string{"method", "channel", "MSE", "PSNR (dB)", "SSIM", "pixel KS D", "mean |log10(P_rec/P_true)|", "k where r < 0.5 (cycles per map)"}}
+	t = table{Title: "Per channel (mean ± std over maps)", Head: []string{"method", "channel", "maps", "MSE", "PSNR (dB)", "SSIM", "pixel KS D", "mean |log10(P_rec/P_true)|", "k where r < 0.5 (cycles per map)"}}
 	for _, m := range r.Methods {
 		for _, c := range m.Channels {
 			sp, kr := "", ""
 			if c.Spectrum != nil {
 				sp, kr = f4(c.Spectrum.MeanAbsLog10Ratio), kHalf(c.Spectrum)
 			}
-			t.Rows = append(t.Rows, []string{m.Name, c.Name, pm(c.MSE), pm(c.PSNR), pm(c.SSIM), f4(c.KSD), sp, kr})
+			t.Rows = append(t.Rows, []string{m.Name, c.Name, fmt.Sprint(c.MSE.N + c.MSE.Excluded), pm(c.MSE), pm(c.PSNR), pm(c.SSIM), f4(c.KSD), sp, kr})
 		}
 	}
 	ts = append(ts, t)

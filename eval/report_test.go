@@ -206,7 +206,7 @@ func TestConstantReconstruction(t *testing.T) {
 		t.Errorf("self comparison: %v, %v; want 0 and +Inf", self.MeanAbsLog10Ratio, self.KrHalf)
 	}
 	row := tables(&Results{Methods: []MethodResult{r}})[1].Rows[0]
-	if row[6] != "+Inf" || row[7] != "1" {
+	if row[7] != "+Inf" || row[8] != "1" {
 		t.Errorf("report row %q: want +Inf and k = 1", row)
 	}
 }
