@@ -52,6 +52,34 @@ func dims(x [][]float64) (n, d int) {
 	return len(x), d
 }
 
+// columnMeans returns the mean of each column of x.
+func columnMeans(x [][]float64) []float64 {
+	n, d := dims(x)
+	m := make([]float64, d)
+	for _, r := range x {
+		for j, v := range r {
+			m[j] += v
+		}
+	}
+	for j := range m {
+		m[j] /= float64(n)
+	}
+	return m
+}
+
+// centre returns x minus its column means, as a matrix, and the means.
+func centre(x [][]float64) (*mat.Dense, []float64) {
+	n, d := dims(x)
+	m := columnMeans(x)
+	xc := mat.NewDense(n, d, nil)
+	for i, r := range x {
+		for j, v := range r {
+			xc.Set(i, j, v-m[j])
+		}
+	}
+	return xc, m
+}
+
 // Standardizer holds per-column mean and standard deviation (divisor n, as scikit-learn's
 // StandardScaler); a constant column gets scale 1.
 type Standardizer struct {
@@ -61,15 +89,7 @@ type Standardizer struct {
 // FitStandardizer computes the column statistics of x (fit on training rows only).
 func FitStandardizer(x [][]float64) Standardizer {
 	n, d := dims(x)
-	s := Standardizer{Mean: make([]float64, d), Scale: make([]float64, d)}
-	for _, r := range x {
-		for j, v := range r {
-			s.Mean[j] += v
-		}
-	}
-	for j := range s.Mean {
-		s.Mean[j] /= float64(n)
-	}
+	s := Standardizer{Mean: columnMeans(x), Scale: make([]float64, d)}
 	for _, r := range x {
 		for j, v := range r {
 			s.Scale[j] += (v - s.Mean[j]) * (v - s.Mean[j])
@@ -302,25 +322,15 @@ func FitRidge(x [][]float64, y []float64, alpha float64) (Ridge, error) {
 	if len(y) != n {
 		panic("eval: FitRidge: one target per row")
 	}
-	xm := make([]float64, d)
+	xc, xm := centre(x)
 	var ym float64
-	for i, r := range x {
-		for j, v := range r {
-			xm[j] += v
-		}
-		ym += y[i]
-	}
-	for j := range xm {
-		xm[j] /= float64(n)
+	for _, v := range y {
+		ym += v
 	}
 	ym /= float64(n)
-	xc := mat.NewDense(n, d, nil)
 	yc := mat.NewVecDense(n, nil)
-	for i, r := range x {
-		for j, v := range r {
-			xc.Set(i, j, v-xm[j])
-		}
-		yc.SetVec(i, y[i]-ym)
+	for i, v := range y {
+		yc.SetVec(i, v-ym)
 	}
 	a := mat.NewSymDense(d, nil)
 	a.SymRankK(a, 1, xc.T())

@@ -266,3 +266,48 @@ func TestLatentTooFewRows(t *testing.T) {
 		})
 	}
 }
+
+// TestRidgePath: the eigendecomposition path gives FitRidge's predictions at every penalty,
+// in the primal form (more rows than columns) and the dual one (fewer).
+func TestRidgePath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, d := range []int{7, 60} {
+		n := 40
+		x, xt := make([][]float64, n), make([][]float64, 9)
+		y1, y2 := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i] = make([]float64, d)
+			for j := range x[i] {
+				x[i][j] = rng.NormFloat64() * float64(j+1)
+			}
+			y1[i], y2[i] = x[i][0]+rng.NormFloat64(), 3-x[i][d-1]
+		}
+		for i := range xt {
+			xt[i] = make([]float64, d)
+			for j := range xt[i] {
+				xt[i][j] = rng.NormFloat64()
+			}
+		}
+		p, err := newRidgePath(x, [][]float64{y1, y2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.dual != (d > n) {
+			t.Fatalf("d=%d: dual %v", d, p.dual)
+		}
+		pred := p.predict(xt, RidgeAlphas)
+		for a, alpha := range RidgeAlphas {
+			for k, y := range [][]float64{y1, y2} {
+				r, err := FitRidge(x, y, alpha)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, want := range r.Predict(xt) {
+					if got := pred[a][k][i]; math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+						t.Fatalf("d=%d alpha=%g target %d row %d: path %.12g, FitRidge %.12g", d, alpha, k, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -322,21 +322,8 @@ type ridgePath struct {
 
 func newRidgePath(x [][]float64, ys [][]float64) (*ridgePath, error) {
 	n, d := dims(x)
-	p := &ridgePath{xm: make([]float64, d), ym: make([]float64, len(ys)), dual: n < d}
-	xc := mat.NewDense(n, d, nil)
-	for _, r := range x {
-		for j, v := range r {
-			p.xm[j] += v
-		}
-	}
-	for j := range p.xm {
-		p.xm[j] /= float64(n)
-	}
-	for i, r := range x {
-		for j, v := range r {
-			xc.Set(i, j, v-p.xm[j])
-		}
-	}
+	xc, xm := centre(x)
+	p := &ridgePath{xm: xm, ym: make([]float64, len(ys)), dual: n < d}
 	m := d
 	if p.dual {
 		m = n
