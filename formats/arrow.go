@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -165,6 +166,9 @@ type Latents struct {
 	Params [][6]float32
 	Mu     []float32
 	Logvar []float32
+	// Meta is written into the schema's metadata (key order sorted) and read back: what
+	// made the table (the encoder's hash, the set, the shard). The key "latent" is L's.
+	Meta map[string]string
 }
 
 // Len is the number of rows.
@@ -179,9 +183,21 @@ func (t *Latents) check() error {
 	return nil
 }
 
-// LatentSchema is the schema of a latents table with latent size l.
-func LatentSchema(l int) *arrow.Schema {
-	md := arrow.NewMetadata([]string{"latent"}, []string{strconv.Itoa(l)})
+// LatentSchema is the schema of a latents table with latent size l and the metadata meta
+// (besides "latent", which holds l).
+func LatentSchema(l int, meta map[string]string) *arrow.Schema {
+	keys := []string{"latent"}
+	for k := range meta {
+		if k != "latent" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys[1:])
+	vals := []string{strconv.Itoa(l)}
+	for _, k := range keys[1:] {
+		vals = append(vals, meta[k])
+	}
+	md := arrow.NewMetadata(keys, vals)
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "set", Type: arrow.BinaryTypes.String},
 		{Name: "sim", Type: arrow.PrimitiveTypes.Int32},
@@ -211,7 +227,7 @@ func NewLatentRecord(mem memory.Allocator, t *Latents) (arrow.RecordBatch, error
 	defer mu.Release()
 	lv := newFSL(mem, t.L, t.Logvar)
 	defer lv.Release()
-	return array.NewRecordBatch(LatentSchema(t.L), []arrow.Array{sa, simA, mapA, pa, mu, lv}, int64(len(t.Set))), nil
+	return array.NewRecordBatch(LatentSchema(t.L, t.Meta), []arrow.Array{sa, simA, mapA, pa, mu, lv}, int64(len(t.Set))), nil
 }
 
 // AppendRecord appends the rows of a latents record (as written by NewLatentRecord) to t;
@@ -329,62 +345,113 @@ func StageLatentsParquet(path string, mem memory.Allocator, t *Latents) (*Staged
 // ReadLatents reads a latents table written by WriteLatentsIPC or WriteLatentsParquet (the
 // format is told by the file's magic bytes).
 func ReadLatents(mem memory.Allocator, path string) (*Latents, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("formats: read latents: %w", err)
-	}
-	defer f.Close()
-	var magic [6]byte
-	if _, err := f.ReadAt(magic[:], 0); err != nil {
-		return nil, fmt.Errorf("formats: %s: want an Arrow IPC or Parquet file: %w", path, noEOF(err))
-	}
 	t := &Latents{}
-	switch {
-	case bytes.Equal(magic[:], []byte("ARROW1")):
-		r, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
-		if err != nil {
-			return nil, fmt.Errorf("formats: %s: %w", path, err)
-		}
-		defer r.Close()
-		for i := 0; i < r.NumRecords(); i++ {
-			rec, err := r.RecordBatch(i)
+	err := readLatents(mem, path, func(schema *arrow.Schema, records func(yield func(arrow.RecordBatch, error) bool)) error {
+		t.Meta = schemaMeta(schema)
+		for rec, err := range records {
 			if err != nil {
-				return nil, fmt.Errorf("formats: %s: record %d: %w", path, i, err)
+				return err
 			}
 			if err := t.AppendRecord(rec, path); err != nil {
-				return nil, err
+				return err
 			}
 		}
-	case bytes.Equal(magic[:4], []byte("PAR1")):
-		pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
-		if err != nil {
-			return nil, fmt.Errorf("formats: %s: %w", path, err)
-		}
-		defer pf.Close()
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 4096}, mem)
-		if err != nil {
-			return nil, fmt.Errorf("formats: %s: %w", path, err)
-		}
-		rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("formats: %s: %w", path, err)
-		}
-		defer rr.Release()
-		for rr.Next() {
-			if err := t.AppendRecord(rr.RecordBatch(), path); err != nil {
-				return nil, err
-			}
-		}
-		if err := rr.Err(); err != nil {
-			return nil, fmt.Errorf("formats: %s: %w", path, err)
-		}
-	default:
-		return nil, fmt.Errorf("formats: %s: magic %q, want an Arrow IPC (ARROW1) or Parquet (PAR1) file", path, magic)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if t.L == 0 {
 		return nil, fmt.Errorf("formats: %s: no rows", path)
 	}
 	return t, nil
+}
+
+// ReadLatentsMeta reads only the metadata of a latents table (see Latents.Meta), without
+// its rows: enough to tell what made a file.
+func ReadLatentsMeta(mem memory.Allocator, path string) (map[string]string, error) {
+	var meta map[string]string
+	err := readLatents(mem, path, func(schema *arrow.Schema, _ func(func(arrow.RecordBatch, error) bool)) error {
+		meta = schemaMeta(schema)
+		return nil
+	})
+	return meta, err
+}
+
+// schemaMeta is a schema's metadata without the "latent" key.
+func schemaMeta(s *arrow.Schema) map[string]string {
+	md := s.Metadata()
+	out := map[string]string{}
+	for i, k := range md.Keys() {
+		if k != "latent" {
+			out[k] = md.Values()[i]
+		}
+	}
+	return out
+}
+
+// readLatents opens an Arrow IPC or Parquet file (told by its magic bytes) and hands its
+// schema and record iterator to use, which the file outlives.
+func readLatents(mem memory.Allocator, path string, use func(*arrow.Schema, func(func(arrow.RecordBatch, error) bool)) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("formats: read latents: %w", err)
+	}
+	defer f.Close()
+	var magic [6]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil {
+		return fmt.Errorf("formats: %s: want an Arrow IPC or Parquet file: %w", path, noEOF(err))
+	}
+	switch {
+	case bytes.Equal(magic[:], []byte("ARROW1")):
+		r, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
+		if err != nil {
+			return fmt.Errorf("formats: %s: %w", path, err)
+		}
+		defer r.Close()
+		return use(r.Schema(), func(yield func(arrow.RecordBatch, error) bool) {
+			for i := 0; i < r.NumRecords(); i++ {
+				rec, err := r.RecordBatch(i)
+				if err != nil {
+					err = fmt.Errorf("formats: %s: record %d: %w", path, i, err)
+				}
+				if !yield(rec, err) || err != nil {
+					return
+				}
+			}
+		})
+	case bytes.Equal(magic[:4], []byte("PAR1")):
+		pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
+		if err != nil {
+			return fmt.Errorf("formats: %s: %w", path, err)
+		}
+		defer pf.Close()
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 4096}, mem)
+		if err != nil {
+			return fmt.Errorf("formats: %s: %w", path, err)
+		}
+		schema, err := fr.Schema()
+		if err != nil {
+			return fmt.Errorf("formats: %s: %w", path, err)
+		}
+		return use(schema, func(yield func(arrow.RecordBatch, error) bool) {
+			rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+			if err != nil {
+				yield(nil, fmt.Errorf("formats: %s: %w", path, err))
+				return
+			}
+			defer rr.Release()
+			for rr.Next() {
+				if !yield(rr.RecordBatch(), nil) {
+					return
+				}
+			}
+			if err := rr.Err(); err != nil {
+				yield(nil, fmt.Errorf("formats: %s: %w", path, err))
+			}
+		})
+	}
+	return fmt.Errorf("formats: %s: magic %q, want an Arrow IPC (ARROW1) or Parquet (PAR1) file", path, magic)
 }
 
 // unsafeFloat32 views b (len a multiple of 4, from an Arrow allocator: 64-byte aligned) as float32.

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -49,7 +50,8 @@ func TestLatentsRoundTrip(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	lat := &Latents{L: 4, Set: []string{"LH", "LH"}, Sim: []int32{7, 8}, Map: []int32{105, 120},
 		Params: [][6]float32{{0.3, 0.8, 1, 1, 1, 1}, {0.1, 0.6, 2, 3, 0.5, 1.5}},
-		Mu:     []float32{1, 2, 3, 4, 5, 6, 7, 8}, Logvar: []float32{-1, -2, -3, -4, -5, -6, -7, -8}}
+		Mu:     []float32{1, 2, 3, 4, 5, 6, 7, 8}, Logvar: []float32{-1, -2, -3, -4, -5, -6, -7, -8},
+		Meta: map[string]string{"camelsvae.shard": "1/4", "camelsvae.encoder_sha256": "ab12"}}
 	dir := t.TempDir()
 	for _, name := range []string{"lat.arrow", "lat.parquet"} {
 		path := filepath.Join(dir, name)
@@ -67,8 +69,12 @@ func TestLatentsRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.L != 4 || !slices.Equal(got.Set, lat.Set) || !slices.Equal(got.Sim, lat.Sim) || !slices.Equal(got.Map, lat.Map) ||
-			!slices.Equal(got.Params, lat.Params) || !slices.Equal(got.Mu, lat.Mu) || !slices.Equal(got.Logvar, lat.Logvar) {
+			!slices.Equal(got.Params, lat.Params) || !slices.Equal(got.Mu, lat.Mu) || !slices.Equal(got.Logvar, lat.Logvar) ||
+			!maps.Equal(got.Meta, lat.Meta) {
 			t.Errorf("%s: read %+v, want %+v", name, got, lat)
+		}
+		if meta, err := ReadLatentsMeta(mem, path); err != nil || !maps.Equal(meta, lat.Meta) {
+			t.Errorf("%s: metadata %v, %v; want %v", name, meta, err, lat.Meta)
 		}
 	}
 	bad := *lat

@@ -2,8 +2,12 @@ package trainer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +34,25 @@ type EncodeOptions struct {
 	Out string
 	NPY bool
 	Log io.Writer
+	// Meta is added to the table's metadata, beside the encoder's digest and the set.
+	Meta map[string]string
+}
+
+// The latents tables' metadata keys (formats.Latents.Meta).
+const (
+	MetaEncoder = "camelsvae.encoder_sha256" // sha256 of the encoder.onnx that wrote the rows
+	MetaSet     = "camelsvae.set"
+)
+
+// EncoderDigest is the sha256 (hex) of the encoder.onnx in the export folder, which every
+// latents table records under MetaEncoder.
+func EncoderDigest(export string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(export, EncoderFile))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // EncodeStats reports an encoding job.
@@ -47,10 +70,16 @@ func Encode(ctx context.Context, o EncodeOptions) (EncodeStats, error) {
 	if _, err := formats.RemoveStaleTemps(filepath.Clean(dir+"."), base, base+npySuffix); err != nil {
 		return EncodeStats{}, err
 	}
+	enc, err := EncoderDigest(o.Export)
+	if err != nil {
+		return EncodeStats{}, err
+	}
 	lat, st, err := EncodeMaps(ctx, o)
 	if err != nil {
 		return st, err
 	}
+	lat.Meta = map[string]string{MetaEncoder: enc, MetaSet: o.Set}
+	maps.Copy(lat.Meta, o.Meta)
 	var npy, table *formats.Staged
 	defer func() { npy.Abort(); table.Abort() }()
 	if o.NPY {
@@ -134,6 +163,7 @@ func EncodeMaps(ctx context.Context, o EncodeOptions) (*formats.Latents, EncodeS
 		}
 		st.Maps += b.N
 		b.Release()
+		fault.Point("encode-batch")
 		if time.Since(last) > 5*time.Second {
 			last = time.Now()
 			fmt.Fprintf(o.Log, "  encoded %d/%d maps (%.1f maps/s)\n", st.Maps, len(o.Maps), float64(st.Maps)/time.Since(start).Seconds())
