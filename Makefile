@@ -5,7 +5,11 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/camelsvae
 ORT_LIB := third_party/onnxruntime/libonnxruntime.so.1
-NODE_ORT := third_party/node/node_modules/onnxruntime-node/package.json
+# npm packages for the tests, exact versions: onnxruntime-node (second ONNX consumer of the export),
+# DuckDB (its prebuilt native binding comes as an optional dependency) and apache-arrow (second
+# readers of the latents Parquet and Arrow IPC files). The stamp records what was installed.
+NODE_PKGS := onnxruntime-node@1.30.0 @duckdb/node-api@1.5.6-r.1 apache-arrow@21.2.0
+NODE_STAMP := third_party/node/.installed
 SWIFTSHADER := third_party/swiftshader/vk_swiftshader_icd.json
 PROTOC_GEN_GO := bin/protoc-gen-go
 PROTOBUF_VERSION := v1.36.12
@@ -27,6 +31,7 @@ all: build
 ort: $(ORT_LIB)
 $(ORT_LIB): onnx/fetch-ort.sh
 	./onnx/fetch-ort.sh third_party/onnxruntime
+	touch $@  # the tarball's files are dated 1985: without this, make fetches again every time
 
 ## ort-cuda: fetch ONNX Runtime 1.29.0's CUDA provider and its 1.29 core (about 330 MB) from
 ## npm into third_party/onnxruntime-cuda; not part of `make test`
@@ -45,16 +50,23 @@ apt-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-## node-deps: onnxruntime-node, the second ONNX consumer the export test runs (no install scripts)
-node-deps: $(NODE_ORT)
-$(NODE_ORT):
-	mkdir -p third_party/node
-	cd third_party/node && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node@1.30.0 >/dev/null
+## node-deps: the npm packages of NODE_PKGS into third_party/node, without install scripts (about
+## 145 MB to download, 370 MB installed; DuckDB and apache-arrow are 35 MB and 82 MB of that);
+## does nothing when the stamp lists the same packages
+node-deps:
+	@if [ "$$(cat $(NODE_STAMP) 2>/dev/null)" != "$(NODE_PKGS)" ]; then \
+	  echo "npm install $(NODE_PKGS)"; \
+	  mkdir -p third_party/node && rm -f $(NODE_STAMP) && cd third_party/node && \
+	  npm install --silent --no-audit --no-fund --ignore-scripts --include=optional --save-exact $(NODE_PKGS) >/dev/null && \
+	  node -e "require('@duckdb/node-api'); require('apache-arrow'); require('onnxruntime-node')" && \
+	  echo "$(NODE_PKGS)" > $(CURDIR)/$(NODE_STAMP); \
+	fi
 
 ## swiftshader: a software Vulkan driver and loader (npm @sparticuz/chromium) for WebGPU without a GPU
 swiftshader: $(SWIFTSHADER)
 $(SWIFTSHADER): onnx/fetch-swiftshader.sh
 	./onnx/fetch-swiftshader.sh third_party/swiftshader
+	touch $@
 
 test-deps: $(ORT_LIB) apt-deps node-deps $(SWIFTSHADER)
 
