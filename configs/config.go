@@ -9,6 +9,7 @@ package configs
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -37,8 +38,13 @@ type Data struct {
 	// Size is the side of the maps the model sees; files with a larger side (a multiple of
 	// Size) are area-averaged down (256 -> 64 averages 4x4 blocks).
 	Size int `mapstructure:"size" yaml:"size"`
-	// Transforms per channel: log10, asinh or none.
-	Transforms Transforms `mapstructure:"transforms" yaml:"transforms"`
+	// Fields are the CMD fields stacked as the model's channels, in order, each with the
+	// transform applied before z-scoring: log10, asinh or none. The study's: Mgas log10, Vgas
+	// asinh, B log10. In an environment variable or flag: "Mgas:log10,Vgas:asinh,B:log10".
+	Fields []Field `mapstructure:"fields" yaml:"fields"`
+	// Transforms is the old form of Fields for the study's three channels; a config that
+	// sets it loads as the matching Fields, with a warning.
+	Transforms Transforms `mapstructure:"transforms" yaml:"transforms,omitempty"`
 	// LogFloor, when > 0, replaces non-positive values of a log10 channel by this floor (and
 	// counts them in a warning); 0 makes such a value an error.
 	LogFloor float64 `mapstructure:"log_floor" yaml:"log_floor"`
@@ -60,15 +66,40 @@ type Data struct {
 	CacheMB int `mapstructure:"cache_mb" yaml:"cache_mb"`
 }
 
-// Transforms names the per-channel transform applied before z-scoring.
-type Transforms struct {
-	Mgas string `mapstructure:"mgas" yaml:"mgas"`
-	Vgas string `mapstructure:"vgas" yaml:"vgas"`
-	B    string `mapstructure:"b" yaml:"b"`
+// Field is one CMD field and its transform.
+type Field struct {
+	Name      string `mapstructure:"name" yaml:"name"`
+	Transform string `mapstructure:"transform" yaml:"transform"`
 }
 
-// List returns the transforms in channel order (Mgas, Vgas, B).
-func (t Transforms) List() [3]string { return [3]string{t.Mgas, t.Vgas, t.B} }
+// CMDFields are the fields of the CAMELS Multifield Dataset's 2D maps: gas density,
+// velocity, temperature, pressure, metallicity, neutral hydrogen density, electron density,
+// magnetic field, magnesium over iron, dark matter density and velocity, stellar mass
+// density, total matter density, and total matter of the N-body counterpart (whose files are
+// Maps_Mtot_Nbody_SUITE_SET_z=0.00.npy).
+var CMDFields = []string{"Mgas", "Vgas", "T", "P", "Z", "HI", "ne", "B", "MgFe", "Mcdm", "Vcdm", "Mstar", "Mtot", "Mtot_Nbody"}
+
+// StudyFields are the study's channels and transforms, the default.
+func StudyFields() []Field {
+	return []Field{{"Mgas", "log10"}, {"Vgas", "asinh"}, {"B", "log10"}}
+}
+
+// FieldNames returns the fields' names in channel order.
+func (d Data) FieldNames() []string {
+	out := make([]string, len(d.Fields))
+	for i, f := range d.Fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// Transforms names the per-channel transform of the study's three channels: the old form
+// of Data.Fields.
+type Transforms struct {
+	Mgas string `mapstructure:"mgas" yaml:"mgas,omitempty"`
+	Vgas string `mapstructure:"vgas" yaml:"vgas,omitempty"`
+	B    string `mapstructure:"b" yaml:"b,omitempty"`
+}
 
 // Synth configures the CAMELS-like generator used when real CMD files are absent.
 type Synth struct {
@@ -230,7 +261,7 @@ func Default() Config {
 		Seed: 100,
 		Data: Data{
 			Dir: "data/cmd", Suite: "IllustrisTNG", TrainSet: "CV", TestSet: "LH", Size: 256,
-			Transforms: Transforms{Mgas: "log10", Vgas: "asinh", B: "log10"},
+			Fields: StudyFields(),
 			TrainFrac:  0.8, ValFrac: 0.1, SplitBy: "map", TestMaps: 1000, Augment: "study",
 			Workers: 2, Prefetch: 4, CacheMB: 2048,
 		},
@@ -297,8 +328,23 @@ func (c *Config) Validate() error {
 	if d.Size < 32 || d.Size > MaxSize || d.Size&(d.Size-1) != 0 {
 		bad("data.size", "must be a power of two from 32 to %d, got %d", MaxSize, d.Size)
 	}
-	for i, t := range d.Transforms.List() {
-		oneOf("data.transforms."+[]string{"mgas", "vgas", "b"}[i], t, "log10", "asinh", "none")
+	if len(d.Fields) == 0 {
+		bad("data.fields", "must list at least one field (one of %s)", strings.Join(CMDFields, ", "))
+	}
+	seen := map[string]bool{}
+	for i, f := range d.Fields {
+		key := fmt.Sprintf("data.fields[%d]", i)
+		switch {
+		case !slices.Contains(CMDFields, f.Name):
+			bad(key+".name", "unknown CMD field %q, want one of %s", f.Name, strings.Join(CMDFields, ", "))
+		case seen[f.Name]:
+			bad(key+".name", "%s is listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		oneOf(key+".transform", f.Transform, "log10", "asinh", "none")
+	}
+	if d.Transforms != (Transforms{}) {
+		bad("data.transforms", "is the old form of data.fields; Load maps it onto data.fields")
 	}
 	number("data.log_floor", d.LogFloor, d.LogFloor >= 0, ">= 0")
 	number("data.train_frac", d.TrainFrac, d.TrainFrac > 0 && d.TrainFrac <= 1, "in (0, 1]")

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,8 +30,8 @@ func Load(path string, overrides map[string]string, environ []string) (Config, [
 		return Config{}, nil, err
 	}
 	keys := envNames(defaults)
-	cfg, err := load(path, overrides, environ, defaults, keys)
-	return cfg, envWarnings(environ, keys), err
+	cfg, warn, err := load(path, overrides, environ, defaults, keys)
+	return cfg, append(warn, envWarnings(environ, keys)...), err
 }
 
 // EnvWarnings are Load's warnings about environ alone.
@@ -42,8 +43,51 @@ func EnvWarnings(environ []string) []string {
 	return envWarnings(environ, envNames(defaults))
 }
 
-// load does Load's work once the defaults and env names are known.
-func load(path string, overrides map[string]string, environ []string, defaults map[string]any, keys map[string]string) (Config, error) {
+// deprecatedKeys are file keys that the schema no longer lists but Load still reads.
+var deprecatedKeys = []string{"data.transforms.mgas", "data.transforms.vgas", "data.transforms.b"}
+
+// load does Load's work once the defaults and env names are known; it returns the
+// deprecation warnings.
+func load(path string, overrides map[string]string, environ []string, defaults map[string]any, keys map[string]string) (Config, []string, error) {
+	cfg, err := decode(path, overrides, environ, defaults, keys)
+	if err != nil {
+		return cfg, nil, err
+	}
+	warn, err := migrate(&cfg)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil && path != "" {
+		err = fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, warn, err
+}
+
+// migrate maps the old data.transforms onto data.fields, with a warning; setting both is an
+// error.
+func migrate(cfg *Config) ([]string, error) {
+	t := cfg.Data.Transforms
+	if t == (Transforms{}) {
+		return nil, nil
+	}
+	if !slices.Equal(cfg.Data.Fields, StudyFields()) {
+		return nil, errors.New("data.transforms and data.fields are both set: data.transforms is the old form of data.fields, keep data.fields")
+	}
+	for i, v := range []string{t.Mgas, t.Vgas, t.B} {
+		if v != "" {
+			cfg.Data.Fields[i].Transform = v
+		}
+	}
+	cfg.Data.Transforms = Transforms{}
+	var parts []string
+	for _, f := range cfg.Data.Fields {
+		parts = append(parts, fmt.Sprintf("{name: %s, transform: %s}", f.Name, f.Transform))
+	}
+	return []string{"data.transforms is deprecated: it is read as data.fields: [" + strings.Join(parts, ", ") + "]"}, nil
+}
+
+// decode reads the file, the environment and the overrides into a Config.
+func decode(path string, overrides map[string]string, environ []string, defaults map[string]any, keys map[string]string) (Config, error) {
 	var cfg Config
 	v := viper.New()
 	for k, val := range defaults {
@@ -62,7 +106,7 @@ func load(path string, overrides map[string]string, environ []string, defaults m
 		}
 		var unknown []string
 		for _, k := range fv.AllKeys() {
-			if _, ok := defaults[k]; !ok {
+			if _, ok := defaults[k]; !ok && !slices.Contains(deprecatedKeys, k) {
 				unknown = append(unknown, k)
 			}
 		}
@@ -93,12 +137,6 @@ func load(path string, overrides map[string]string, environ []string, defaults m
 	}
 	if err := v.UnmarshalExact(&cfg, withIntCheck); err != nil {
 		return cfg, fmt.Errorf("config: %s", decodeMessage(err))
-	}
-	if err := cfg.Validate(); err != nil {
-		if path != "" {
-			return cfg, fmt.Errorf("config file %s: %w", path, err)
-		}
-		return cfg, err
 	}
 	return cfg, nil
 }
@@ -280,9 +318,30 @@ var intHook mapstructure.DecodeHookFuncType = func(_, to reflect.Type, data any)
 	return data, nil
 }
 
-// withIntCheck runs intHook before viper's own decode hooks.
+// withIntCheck runs intHook and fieldsHook before viper's own decode hooks.
 func withIntCheck(c *mapstructure.DecoderConfig) {
-	c.DecodeHook = mapstructure.ComposeDecodeHookFunc(intHook, c.DecodeHook)
+	c.DecodeHook = mapstructure.ComposeDecodeHookFunc(intHook, fieldsHook, c.DecodeHook)
+}
+
+// fieldsHook reads data.fields from the one-line form an environment variable or a flag
+// gives: "Mgas:log10,Vgas:asinh,B:log10" (a field without ":transform" gets log10).
+func fieldsHook(from, to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok || from.Kind() != reflect.String || to != reflect.TypeFor[[]Field]() {
+		return data, nil
+	}
+	var out []map[string]any
+	for _, part := range strings.Split(s, ",") {
+		name, tr, found := strings.Cut(strings.TrimSpace(part), ":")
+		if !found {
+			tr = "log10"
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%q: want NAME:TRANSFORM,... such as Mgas:log10,Vgas:asinh,B:log10", s)
+		}
+		out = append(out, map[string]any{"name": name, "transform": tr})
+	}
+	return out, nil
 }
 
 // decodeMessage folds a decoding error into one line, each failure as "key: what".

@@ -8,12 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"unsafe"
 )
 
-// Fields are the three CMD channels in the order the model sees them.
-var Fields = [3]string{"Mgas", "Vgas", "B"}
+// StudyFields are the study's three CMD fields, in the order its model sees them.
+var StudyFields = []string{"Mgas", "Vgas", "B"}
 
 // MapsPerSim is how many maps CMD cuts from each simulation (3 axes x 5 slabs).
 const MapsPerSim = 15
@@ -196,18 +197,22 @@ var nativeLittle = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// MapSet is the three channel files (Mgas, Vgas, B) of one CMD set.
+// MapSet is the channel files of one CMD set, one per field.
 type MapSet struct {
 	Set, Suite string
-	// Fields holds the readers in Fields order.
-	Fields [3]*MapReader
+	// Names are the fields and Fields their readers, in channel order.
+	Names  []string
+	Fields []*MapReader
 }
 
-// OpenSet opens Maps_{Mgas,Vgas,B}_{suite}_{set}_z=0.00.npy in dir and checks that the
-// three files agree on N, H and W.
-func OpenSet(dir, suite, set string) (*MapSet, error) {
-	s := &MapSet{Set: set, Suite: suite}
-	for c, field := range Fields {
+// OpenSet opens Maps_{field}_{suite}_{set}_z=0.00.npy in dir for each field and checks that
+// the files agree on N, H and W.
+func OpenSet(dir, suite, set string, fields []string) (*MapSet, error) {
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("formats: set %s: no fields to open", set)
+	}
+	s := &MapSet{Set: set, Suite: suite, Names: slices.Clone(fields), Fields: make([]*MapReader, len(fields))}
+	for c, field := range fields {
 		r, err := OpenMaps(MapPath(dir, field, suite, set))
 		if err != nil {
 			s.Close()

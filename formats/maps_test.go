@@ -176,10 +176,10 @@ func TestMapBadInput(t *testing.T) {
 
 func TestOpenSet(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range Fields {
+	for _, f := range StudyFields {
 		writeCube(t, MapPath(dir, f, "IllustrisTNG", "CV"), 3, 8, 8)
 	}
-	s, err := OpenSet(dir, "IllustrisTNG", "CV")
+	s, err := OpenSet(dir, "IllustrisTNG", "CV", StudyFields)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +189,17 @@ func TestOpenSet(t *testing.T) {
 	s.Close()
 	// B with a different N.
 	writeCube(t, MapPath(dir, "B", "IllustrisTNG", "CV"), 4, 8, 8)
-	_, err = OpenSet(dir, "IllustrisTNG", "CV")
+	// One field alone opens; B with a different N beside Mgas does not.
+	if one, err := OpenSet(dir, "IllustrisTNG", "CV", []string{"Vgas"}); err != nil || len(one.Fields) != 1 {
+		t.Errorf("one field: %v", err)
+	} else {
+		one.Close()
+	}
+	_, err = OpenSet(dir, "IllustrisTNG", "CV", StudyFields)
 	if err == nil || !strings.Contains(err.Error(), "Maps_B_IllustrisTNG_CV_z=0.00.npy has shape (4, 8, 8), want (3, 8, 8)") {
 		t.Errorf("mismatched N: %v", err)
 	}
-	_, err = OpenSet(dir, "IllustrisTNG", "LH")
+	_, err = OpenSet(dir, "IllustrisTNG", "LH", StudyFields)
 	if err == nil || !strings.Contains(err.Error(), "Maps_Mgas_IllustrisTNG_LH_z=0.00.npy") {
 		t.Errorf("missing set: %v", err)
 	}

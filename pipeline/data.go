@@ -12,7 +12,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/camelsvae/camelsvae/configs"
-	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
 )
@@ -188,7 +187,7 @@ func PrepareDir(ctx context.Context, env Env, cfg configs.Config, dir string) er
 	out, s := env.out(), d.Splits
 	fmt.Fprintf(out, "splits (%s, by %s, seed %d): train %d, val %d, test %d maps; %s test subset %d maps\n",
 		s.TrainSet, s.SplitBy, s.Seed, len(s.Train), len(s.Val), len(s.Test), s.TestSet, len(s.TestSetMaps))
-	for c, f := range formats.Fields {
+	for c, f := range d.Stats.Fields {
 		fmt.Fprintf(out, "stats %-4s %-5s mean %.4f std %.4f\n", f, d.Stats.Transforms[c], d.Stats.Mean[c], d.Stats.Std[c])
 	}
 	if d.Stats.Floored > 0 {

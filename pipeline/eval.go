@@ -13,7 +13,6 @@ import (
 	"github.com/camelsvae/camelsvae/eval"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/pca"
-	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/trainer"
 	"github.com/camelsvae/camelsvae/vae"
 )
@@ -65,6 +64,7 @@ type method struct {
 type reconstruction struct {
 	set                     string
 	shape                   eval.Shape
+	channels                []string // the CMD fields, in channel order
 	truth                   [][]float32
 	omegaM, sigma8          []float64
 	sims                    []int
@@ -97,7 +97,7 @@ func reconstruct(ctx context.Context, log io.Writer, cfg configs.Config, dir str
 		return nil, err
 	}
 	S := cfg.Data.Size
-	r := &reconstruction{set: set, truth: truth, shape: eval.Shape{C: preprocess.Channels, H: S, W: S},
+	r := &reconstruction{set: set, truth: truth, shape: eval.Shape{C: len(cfg.Data.Fields), H: S, W: S}, channels: cfg.Data.FieldNames(),
 		omegaM: make([]float64, len(maps)), sigma8: make([]float64, len(maps)), sims: make([]int, len(maps))}
 	distinct := map[int]bool{}
 	for i, m := range maps {
@@ -134,7 +134,7 @@ func (r *reconstruction) addVAE(cfg configs.Config, dir string) error {
 	if err != nil {
 		return err
 	}
-	r.latent, r.input, r.vaeMu = o.Latent, int64(preprocess.Channels*cfg.Data.Size*cfg.Data.Size), out.mu
+	r.latent, r.input, r.vaeMu = o.Latent, int64(len(cfg.Data.Fields)*cfg.Data.Size*cfg.Data.Size), out.mu
 	for _, sh := range model.SkipShapes() {
 		r.skipNums += numel(sh)
 	}
@@ -245,7 +245,7 @@ func score(log io.Writer, cfg configs.Config, r *reconstruction) (*eval.Results,
 		if err != nil {
 			return nil, nil, err
 		}
-		mr := eval.NewMethodResult(m.name, met, channelNames, ks, spectra)
+		mr := eval.NewMethodResult(m.name, met, r.channels, ks, spectra)
 		if m.codes != nil && r.probeSims >= 2 {
 			la, err := eval.AnalyseLatents(eval.Float64Rows(m.codes), r.omegaM, r.sigma8, r.sims, latentOpt)
 			if err != nil {
@@ -275,9 +275,6 @@ func score(log io.Writer, cfg configs.Config, r *reconstruction) (*eval.Results,
 	}
 	return res, scores, nil
 }
-
-// channelNames are the CMD fields in channel order.
-var channelNames = formats.Fields[:]
 
 // ReadResults reads a run's report/results.json.
 func ReadResults(dir string) (*eval.Results, error) {

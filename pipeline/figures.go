@@ -154,7 +154,7 @@ func gridFigure(figDir, _ string, cfg configs.Config, r *reconstruction) (file, 
 			grid = append(grid, eval.Panel{Name: m.grid, Maps: m.recon[:n]})
 		}
 	}
-	if err := eval.ReconstructionGrid(filepath.Join(figDir, "reconstructions.png"), r.truth[:n], grid, r.shape, channelNames, max(1, r.shape.H/128)); err != nil {
+	if err := eval.ReconstructionGrid(filepath.Join(figDir, "reconstructions.png"), r.truth[:n], grid, r.shape, r.channels, max(1, r.shape.H/128)); err != nil {
 		return "", "", "", err
 	}
 	return "reconstructions.png", "Reconstructions",
@@ -165,7 +165,7 @@ func gridFigure(figDir, _ string, cfg configs.Config, r *reconstruction) (file, 
 func spectrumFigures(figDir string, r *reconstruction, scores map[string]scored, fig func(file, title, caption string)) error {
 	for _, kind := range []string{"ratio", "r"} {
 		var series []eval.Series
-		for c, name := range channelNames {
+		for c, name := range r.channels {
 			for _, m := range []string{r.vaeName, r.pcaName} {
 				sp := scores[m].spectra
 				s := eval.Series{Name: m + " " + name, X: sp[c].K, Y: sp[c].Ratio}

@@ -70,7 +70,7 @@ func fitPCA(ctx context.Context, cfg configs.Config, d *Data) (*pca.Model, error
 // variant), in parallel, in order.
 func readMaps(ctx context.Context, d *Data, set string, maps []int, workers int) ([][]float32, error) {
 	out := make([][]float32, len(maps))
-	n := preprocess.Channels * d.Src.Size * d.Src.Size
+	n := d.Src.Channels() * d.Src.Size * d.Src.Size
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, workers))
 	for i, m := range maps {

@@ -78,7 +78,7 @@ func runStages(ctx context.Context, env Env, cfg configs.Config, dir string) ([]
 	var prepared *Data
 	return []stage{
 		{
-			name: "synth", enabled: generate, inputs: []any{syn, cfg.Data.Dir, cfg.Data.Suite}, outputs: files,
+			name: "synth", enabled: generate, inputs: []any{syn, cfg.Data.Dir, cfg.Data.Suite, cfg.Data.FieldNames()}, outputs: files,
 			run: func(bool) error { return synthStage(ctx, env, cfg, files) },
 		},
 		{
@@ -170,7 +170,7 @@ func dataFiles(d configs.Data) []string {
 	}
 	var out []string
 	for _, set := range []string{d.TrainSet, d.TestSet} {
-		for _, f := range formats.Fields {
+		for _, f := range d.FieldNames() {
 			out = append(out, formats.MapPath(d.Dir, f, d.Suite, set))
 		}
 		out = append(out, formats.ParamsPath(d.Dir, set, d.Suite))
@@ -208,7 +208,8 @@ func needsSynth(d configs.Data, files []string) (bool, error) {
 func synthStage(ctx context.Context, env Env, cfg configs.Config, files []string) error {
 	out := env.out()
 	s := cfg.Synth
-	opt := synth.Options{Dir: cfg.Data.Dir, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers}
+	opt := synth.Options{Dir: cfg.Data.Dir, Fields: cfg.Data.FieldNames(), Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims,
+		Size: s.Size, Seed: s.Seed, Workers: s.Workers}
 	man, err := synth.ReadManifest(cfg.Data.Dir)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ type Loader struct {
 	params  map[string][]formats.Params
 	floored atomic.Int64
 	cache   mapCache
-	coef    [Channels][2]float64 // stats.affine()
+	coef    [][2]float64 // stats.affine()
 	xbufs   xPool
 }
 
@@ -168,7 +168,7 @@ func NewLoader(mem memory.Allocator, src *Source, stats *Stats, items []Item, op
 		return nil, errors.New("preprocess: loader has no items")
 	}
 	l := &Loader{mem: mem, src: src, stats: stats, items: items, opts: opts, cache: mapCache{budget: opts.CacheBytes},
-		schema: formats.BatchSchema(Channels, src.Size, src.Size), params: map[string][]formats.Params{}, coef: stats.affine(),
+		schema: formats.BatchSchema(src.Channels(), src.Size, src.Size), params: map[string][]formats.Params{}, coef: stats.affine(),
 		xbufs: xPool{max: opts.Prefetch + 2}}
 	for i, it := range items {
 		o, err := src.set(it.Set)
@@ -307,7 +307,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) iter.Seq2[*Batch, error] 
 // newBatch allocates a batch for items with its metadata columns filled.
 func (l *Loader) newBatch(k int, items []Item) (*Batch, error) {
 	n := len(items)
-	size := Channels * l.src.Size * l.src.Size
+	size := l.src.Channels() * l.src.Size * l.src.Size
 	buf := memory.NewBufferWithAllocator(l.xbufs.get(4*n*size), &l.xbufs)
 	defer buf.Release()
 	cols := formats.BatchColumns{
@@ -329,7 +329,7 @@ func (l *Loader) newBatch(k int, items []Item) (*Batch, error) {
 		Partial: n < l.opts.Batch}, nil
 }
 
-var mapPool sync.Pool // *[]float32 of Channels*Size*Size
+var mapPool sync.Pool // *[]float32 of Channels*Size*Size (reallocated when that differs)
 
 // fill writes row j of b: read, transform, z-score, augment. Without a cache that is one
 // fused pass per channel straight into the batch; with one, the identity map is cached and
@@ -337,7 +337,8 @@ var mapPool sync.Pool // *[]float32 of Channels*Size*Size
 func (l *Loader) fill(b *Batch, j int) error {
 	it := b.Items[j]
 	n := l.src.Size * l.src.Size
-	dst := b.X[j*Channels*n : (j+1)*Channels*n]
+	nc := l.src.Channels()
+	dst := b.X[j*nc*n : (j+1)*nc*n]
 	if l.opts.CacheBytes <= 0 {
 		return l.readNormalizedDisk(it, it.Variant, dst)
 	}
@@ -345,15 +346,15 @@ func (l *Loader) fill(b *Batch, j int) error {
 		return l.readNormalized(it, dst)
 	}
 	bp, _ := mapPool.Get().(*[]float32)
-	if bp == nil || len(*bp) != Channels*n {
-		s := make([]float32, Channels*n)
+	if bp == nil || len(*bp) != nc*n {
+		s := make([]float32, nc*n)
 		bp = &s
 	}
 	defer mapPool.Put(bp)
 	if err := l.readNormalized(it, *bp); err != nil {
 		return err
 	}
-	for c := 0; c < Channels; c++ {
+	for c := range nc {
 		ApplyVariant(dst[c*n:(c+1)*n], (*bp)[c*n:(c+1)*n], l.src.Size, it.Variant)
 	}
 	return nil

@@ -9,16 +9,15 @@ import (
 	"github.com/camelsvae/camelsvae/formats"
 )
 
-// Channels is the number of CMD fields stacked per map (Mgas, Vgas, B).
-const Channels = 3
-
-// Source is the open CMD sets of a run with the per-channel transforms and output size of
-// its config. Its read methods are safe for concurrent use.
+// Source is the open CMD sets of a run with the fields, their transforms and the output
+// size of its config. Its read methods are safe for concurrent use.
 type Source struct {
 	Dir, Suite string
 	// Size is the side of the maps it returns; files may be a multiple of it.
-	Size       int
-	Transforms [Channels]Transform
+	Size int
+	// Fields are the CMD fields stacked as channels, and Transforms theirs.
+	Fields     []string
+	Transforms []Transform
 	LogFloor   float64
 	sets       map[string]*openSet
 	pool       sync.Pool // *scratch
@@ -41,12 +40,16 @@ func OpenSource(cfg configs.Data, sets ...string) (*Source, error) {
 	if s.Size <= 0 {
 		return nil, fmt.Errorf("preprocess: data.size must be > 0, got %d", s.Size)
 	}
-	for c, name := range cfg.Transforms.List() {
-		t, err := ParseTransform(name)
+	if len(cfg.Fields) == 0 {
+		return nil, fmt.Errorf("preprocess: data.fields is empty")
+	}
+	for c, f := range cfg.Fields {
+		t, err := ParseTransform(f.Transform)
 		if err != nil {
-			return nil, fmt.Errorf("preprocess: data.transforms.%s: %w", formats.Fields[c], err)
+			return nil, fmt.Errorf("preprocess: data.fields[%d] (%s): %w", c, f.Name, err)
 		}
-		s.Transforms[c] = t
+		s.Fields = append(s.Fields, f.Name)
+		s.Transforms = append(s.Transforms, t)
 	}
 	if len(sets) == 0 {
 		sets = []string{cfg.TrainSet}
@@ -67,7 +70,7 @@ func OpenSource(cfg configs.Data, sets ...string) (*Source, error) {
 }
 
 func (s *Source) open(set string) error {
-	ms, err := formats.OpenSet(s.Dir, s.Suite, set)
+	ms, err := formats.OpenSet(s.Dir, s.Suite, set, s.Fields)
 	if err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
@@ -158,7 +161,10 @@ func (s *Source) getScratch(o *openSet) *scratch {
 	return sc
 }
 
-// ReadRaw reads map m of a set into dst (len 3*Size*Size, channel-major) in physical units,
+// Channels is the number of fields stacked per map.
+func (s *Source) Channels() int { return len(s.Fields) }
+
+// ReadRaw reads map m of a set into dst (len Channels*Size*Size, channel-major) in physical units,
 // area-averaged down to Size when the file is larger. It does not check values.
 func (s *Source) ReadRaw(set string, m int, dst []float32) error {
 	o, err := s.set(set)
@@ -166,12 +172,12 @@ func (s *Source) ReadRaw(set string, m int, dst []float32) error {
 		return err
 	}
 	n := s.Size * s.Size
-	if len(dst) != Channels*n {
-		return fmt.Errorf("preprocess: ReadRaw dst has %d values, want %d", len(dst), Channels*n)
+	if len(dst) != s.Channels()*n {
+		return fmt.Errorf("preprocess: ReadRaw dst has %d values, want %d", len(dst), s.Channels()*n)
 	}
 	sc := s.getScratch(o)
 	defer s.pool.Put(sc)
-	for c := 0; c < Channels; c++ {
+	for c := range s.Channels() {
 		if err := s.readChannel(o, c, m, dst[c*n:(c+1)*n], sc); err != nil {
 			return err
 		}
@@ -183,12 +189,12 @@ func (s *Source) readChannel(o *openSet, c, m int, dst []float32, sc *scratch) e
 	r := o.maps.Fields[c]
 	if o.k == 1 {
 		if err := r.ReadMap(m, dst); err != nil {
-			return fmt.Errorf("preprocess: field %s: %w", formats.Fields[c], err)
+			return fmt.Errorf("preprocess: field %s: %w", s.Fields[c], err)
 		}
 		return nil
 	}
 	if err := r.ReadMap(m, sc.raw); err != nil {
-		return fmt.Errorf("preprocess: field %s: %w", formats.Fields[c], err)
+		return fmt.Errorf("preprocess: field %s: %w", s.Fields[c], err)
 	}
 	downsample(dst, sc.raw, o.side, o.k)
 	return nil
@@ -220,30 +226,34 @@ func downsample(dst, src []float32, side, k int) {
 	}
 }
 
-// ReadTransformed reads map m of a set into dst (len 3*Size*Size) with each channel's
+// ReadTransformed reads map m of a set into dst (len Channels*Size*Size) with each channel's
 // transform applied, but not z-scored. It returns how many values were floored; a
 // non-finite value, or a non-positive one in a log10 channel without a floor, is an error
 // naming the file, the map, the field and the pixel.
 func (s *Source) ReadTransformed(set string, m int, dst []float32) (floored int, err error) {
-	return s.readAffine(set, m, Identity, [Channels][2]float64{{1, 0}, {1, 0}, {1, 0}}, dst)
+	coef := make([][2]float64, s.Channels())
+	for c := range coef {
+		coef[c] = [2]float64{1, 0}
+	}
+	return s.readAffine(set, m, Identity, coef, dst)
 }
 
-// readAffine reads map m of a set into dst (len 3*Size*Size) as variant v of
+// readAffine reads map m of a set into dst (len Channels*Size*Size) as variant v of
 // t_c(x)*coef[c][0] + coef[c][1] per channel c: read, transform, z-score and augmentation
 // in one pass over each channel. Bad values are reported as by ReadTransformed, with the
 // pixel in the file's (unaugmented) map.
-func (s *Source) readAffine(set string, m int, v Variant, coef [Channels][2]float64, dst []float32) (floored int, err error) {
+func (s *Source) readAffine(set string, m int, v Variant, coef [][2]float64, dst []float32) (floored int, err error) {
 	o, err := s.set(set)
 	if err != nil {
 		return 0, err
 	}
 	n := s.Size * s.Size
-	if len(dst) != Channels*n {
-		return 0, fmt.Errorf("preprocess: read of map %d of set %s: dst has %d values, want %d", m, set, len(dst), Channels*n)
+	if len(dst) != s.Channels()*n {
+		return 0, fmt.Errorf("preprocess: read of map %d of set %s: dst has %d values, want %d", m, set, len(dst), s.Channels()*n)
 	}
 	sc := s.getScratch(o)
 	defer s.pool.Put(sc)
-	for c := 0; c < Channels; c++ {
+	for c := range s.Channels() {
 		if err := s.readChannel(o, c, m, sc.small, sc); err != nil {
 			return floored, err
 		}
@@ -262,5 +272,5 @@ func (s *Source) badErr(o *openSet, c, m int, bad *badValue) error {
 		where += fmt.Sprintf(" of the %dx%d block average", o.k, o.k)
 	}
 	return fmt.Errorf("preprocess: %w", &formats.DataError{Path: o.maps.Fields[c].Path(), Map: m, Pixel: bad.pixel,
-		Field: formats.Fields[c], Msg: fmt.Sprintf("%s = %g: %s", where, bad.value, bad.why)})
+		Field: s.Fields[c], Msg: fmt.Sprintf("%s = %g: %s", where, bad.value, bad.why)})
 }

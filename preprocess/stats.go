@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,9 +19,11 @@ import (
 // Stats are the per-channel mean and standard deviation of the transformed training maps,
 // used to z-score every split. They are computed once from the training split and saved.
 type Stats struct {
-	Transforms [Channels]string  `json:"transforms"`
-	Mean       [Channels]float64 `json:"mean"`
-	Std        [Channels]float64 `json:"std"`
+	// Fields name the channels (a file without them is of the study's three).
+	Fields     []string  `json:"fields,omitempty"`
+	Transforms []string  `json:"transforms"`
+	Mean       []float64 `json:"mean"`
+	Std        []float64 `json:"std"`
 	// Set and Maps say what they were computed from; Size the map side; Floored how many
 	// values the log floor replaced on the way.
 	Set     string  `json:"set"`
@@ -65,7 +68,8 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 		return nil, fmt.Errorf("preprocess: stats of set %s: no maps", set)
 	}
 	n := src.Size * src.Size
-	per := make([][Channels]moments, len(maps))
+	nc := src.Channels()
+	per := make([][]moments, len(maps))
 	floored := make([]int, len(maps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, workers))
@@ -74,13 +78,14 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			buf := make([]float32, Channels*n)
+			buf := make([]float32, nc*n)
 			f, err := src.ReadTransformed(set, m, buf)
 			if err != nil {
 				return err
 			}
 			floored[i] = f
-			for c := 0; c < Channels; c++ {
+			per[i] = make([]moments, nc)
+			for c := range nc {
 				var sum float64
 				ch := buf[c*n : (c+1)*n]
 				for _, v := range ch {
@@ -100,8 +105,9 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	st := &Stats{Set: set, Maps: len(maps), Size: src.Size, Floor: src.LogFloor, Split: SplitDigest(maps)}
-	for c := 0; c < Channels; c++ {
+	st := &Stats{Set: set, Maps: len(maps), Size: src.Size, Floor: src.LogFloor, Split: SplitDigest(maps),
+		Fields: slices.Clone(src.Fields), Transforms: make([]string, nc), Mean: make([]float64, nc), Std: make([]float64, nc)}
+	for c := range nc {
 		st.Transforms[c] = src.Transforms[c].String()
 		var tot moments
 		for i := range per {
@@ -111,7 +117,7 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 		st.Std[c] = math.Sqrt(tot.m2 / tot.n)
 		if !(st.Std[c] > 0) || math.IsInf(st.Std[c], 0) {
 			return nil, fmt.Errorf("preprocess: stats of set %s: field %s has std %g over %d maps, want > 0",
-				set, formats.Fields[c], st.Std[c], len(maps))
+				set, src.Fields[c], st.Std[c], len(maps))
 		}
 	}
 	for _, f := range floored {
@@ -120,15 +126,18 @@ func ComputeStats(ctx context.Context, src *Source, set string, maps []int, work
 	return st, nil
 }
 
-// Check says whether st fits a source: same transforms and map size.
+// Check says whether st fits a source: same fields, transforms and map size.
 func (st *Stats) Check(src *Source) error {
-	for c := 0; c < Channels; c++ {
+	if !slices.Equal(st.Fields, src.Fields) {
+		return fmt.Errorf("preprocess: stats were computed for the fields %v, the config says %v", st.Fields, src.Fields)
+	}
+	for c := range src.Channels() {
 		if st.Transforms[c] != src.Transforms[c].String() {
 			return fmt.Errorf("preprocess: stats were computed with transform %s for %s, the config says %s",
-				st.Transforms[c], formats.Fields[c], src.Transforms[c])
+				st.Transforms[c], src.Fields[c], src.Transforms[c])
 		}
 		if !(st.Std[c] > 0) {
-			return fmt.Errorf("preprocess: stats: std of %s is %g, want > 0", formats.Fields[c], st.Std[c])
+			return fmt.Errorf("preprocess: stats: std of %s is %g, want > 0", src.Fields[c], st.Std[c])
 		}
 	}
 	if st.Size != src.Size {
@@ -147,7 +156,8 @@ func (st *Stats) Normalize(c int, x []float32) {
 
 // affine returns, for every channel, (a, b) with Normalize(c, x) = x*a + b in float64,
 // for the loader's fused transform + z-score.
-func (st *Stats) affine() (coef [Channels][2]float64) {
+func (st *Stats) affine() (coef [][2]float64) {
+	coef = make([][2]float64, len(st.Mean))
 	for c := range coef {
 		coef[c] = [2]float64{1 / st.Std[c], -st.Mean[c] / st.Std[c]}
 	}
@@ -163,14 +173,15 @@ func (st *Stats) Denormalize(c int, x []float32) {
 	}
 }
 
-// ToPhysical maps a normalised (3, n) map back to physical units in place: inverse z-score,
-// then each channel's inverse transform.
+// ToPhysical maps a normalised (C, n) map back to physical units in place: inverse
+// z-score, then each channel's inverse transform.
 func (st *Stats) ToPhysical(x []float32) error {
-	if len(x)%Channels != 0 {
-		return fmt.Errorf("preprocess: ToPhysical: %d values is not 3 channels", len(x))
+	nc := len(st.Transforms)
+	if nc == 0 || len(x)%nc != 0 {
+		return fmt.Errorf("preprocess: ToPhysical: %d values is not %d channels", len(x), nc)
 	}
-	n := len(x) / Channels
-	for c := 0; c < Channels; c++ {
+	n := len(x) / nc
+	for c := range nc {
 		t, err := ParseTransform(st.Transforms[c])
 		if err != nil {
 			return err
@@ -190,12 +201,19 @@ func LoadStats(path string) (*Stats, error) {
 	if err := loadJSON(path, st); err != nil {
 		return nil, err
 	}
-	for c := 0; c < Channels; c++ {
+	if st.Fields == nil && len(st.Transforms) == len(formats.StudyFields) {
+		st.Fields = slices.Clone(formats.StudyFields) // written before fields were configurable
+	}
+	if nc := len(st.Fields); nc == 0 || len(st.Transforms) != nc || len(st.Mean) != nc || len(st.Std) != nc {
+		return nil, fmt.Errorf("preprocess: %s: %d fields, %d transforms, %d means and %d stds, want one of each per field",
+			path, len(st.Fields), len(st.Transforms), len(st.Mean), len(st.Std))
+	}
+	for c, f := range st.Fields {
 		if _, err := ParseTransform(st.Transforms[c]); err != nil {
 			return nil, fmt.Errorf("preprocess: %s: %w", path, err)
 		}
 		if !(st.Std[c] > 0) || math.IsNaN(st.Mean[c]) {
-			return nil, fmt.Errorf("preprocess: %s: %s mean %g std %g, want finite mean and std > 0", path, formats.Fields[c], st.Mean[c], st.Std[c])
+			return nil, fmt.Errorf("preprocess: %s: %s mean %g std %g, want finite mean and std > 0", path, f, st.Mean[c], st.Std[c])
 		}
 	}
 	return st, nil

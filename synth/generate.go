@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,8 +17,10 @@ import (
 
 // Options say what Generate writes.
 type Options struct {
-	// Dir receives Maps_{Mgas,Vgas,B}_IllustrisTNG_{set}_z=0.00.npy and params_{set}_IllustrisTNG.txt.
+	// Dir receives Maps_{field}_IllustrisTNG_{set}_z=0.00.npy and params_{set}_IllustrisTNG.txt.
 	Dir string
+	// Fields to generate (default Mgas, Vgas, B): any CMD field (see fields.go).
+	Fields []string
 	// Sets to generate: "CV" and/or "LH".
 	Sets []string
 	// LHSims and CVSims are how many simulations (table rows, from the first) to generate;
@@ -56,6 +57,11 @@ func Generate(ctx context.Context, o Options, progress func(done, total int)) er
 	if len(o.Sets) == 0 {
 		return errors.New("synth: no sets to generate")
 	}
+	for _, f := range o.fields() {
+		if !CanGenerate(f) {
+			return fmt.Errorf("synth: no generator for the field %q", f)
+		}
+	}
 	want, err := o.manifest()
 	if err != nil {
 		return err
@@ -73,6 +79,23 @@ func Generate(ctx context.Context, o Options, progress func(done, total int)) er
 	if err != nil {
 		return err
 	}
+	// Maps of the same simulations keep their fields: the folder gains the new ones.
+	if old != nil && old.Same(o) {
+		fields := slices.Clone(old.fields())
+		for _, f := range o.fields() {
+			if !slices.Contains(fields, f) {
+				fields = append(fields, f)
+			}
+		}
+		o.Fields = fields
+		if want, err = o.manifest(); err != nil {
+			return err
+		}
+		if _, err := o.check(want); err != nil {
+			return err
+		}
+	}
+
 	// The old generation's files that this one does not make are removed (with Force), and
 	// the incomplete manifest lists them until they are gone.
 	made := want.Files
@@ -158,7 +181,8 @@ func (o Options) check(want *Manifest) (*Manifest, error) {
 
 func generateSet(ctx context.Context, o Options, set string, rows []formats.Params, tick func()) (err error) {
 	n := len(rows) * formats.MapsPerSim
-	var writers [3]*formats.MapWriter
+	fields := o.fields()
+	writers := make([]*formats.MapWriter, len(fields))
 	defer func() {
 		if err != nil {
 			for _, w := range writers {
@@ -168,7 +192,7 @@ func generateSet(ctx context.Context, o Options, set string, rows []formats.Para
 			}
 		}
 	}()
-	for c, field := range formats.Fields {
+	for c, field := range fields {
 		w, err := formats.CreateMaps(formats.MapPath(o.Dir, field, Suite, set), n, o.Size, o.Size)
 		if err != nil {
 			return fmt.Errorf("synth: %w", err)
@@ -186,9 +210,12 @@ func generateSet(ctx context.Context, o Options, set string, rows []formats.Para
 			sim, k := m/formats.MapsPerSim, m%formats.MapsPerSim
 			ws := spaces.Get().(*workspace)
 			defer spaces.Put(ws)
-			maps := ws.generate(rows[sim], rand.New(rand.NewPCG(uint64(o.Seed), mapSeed(set, sim, k))))
-			for c, f := range [3][]float32{maps.Mgas, maps.Vgas, maps.B} {
-				if err := writers[c].WriteMap(m, f); err != nil {
+			maps, err := ws.fields(rows[sim], [2]uint64{uint64(o.Seed), mapSeed(set, sim, k)}, fields)
+			if err != nil {
+				return err
+			}
+			for c, f := range fields {
+				if err := writers[c].WriteMap(m, maps[f]); err != nil {
 					return fmt.Errorf("synth: %w", err)
 				}
 			}

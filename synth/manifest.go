@@ -32,6 +32,8 @@ type Manifest struct {
 	Size      int    `json:"size"`
 	// Sims is the number of simulations generated per set (15 maps each).
 	Sims map[string]int `json:"sims"`
+	// Fields are the CMD fields generated (a manifest without them has Mgas, Vgas and B).
+	Fields []string `json:"fields,omitempty"`
 	// Complete is false while Generate runs, and stays false when it was stopped.
 	Complete bool `json:"complete"`
 	// Files are the names, inside the folder, of every file synth wrote there.
@@ -69,7 +71,17 @@ func (m *Manifest) write(dir string) error {
 	return nil
 }
 
-// Same reports whether m describes the maps o would generate (complete or not).
+// fields returns the manifest's fields.
+func (m *Manifest) fields() []string {
+	if len(m.Fields) == 0 {
+		return formats.StudyFields
+	}
+	return m.Fields
+}
+
+// Same reports whether m describes maps that o would generate (complete or not): the same
+// generator version, seed, size and simulations. The fields may differ: every field of a map
+// derives from the same simulation, so a folder can gain fields.
 func (m *Manifest) Same(o Options) bool {
 	want, err := o.manifest()
 	if err != nil {
@@ -93,7 +105,8 @@ func (m *Manifest) Describe() string {
 		sets = append(sets, fmt.Sprintf("%s %d simulations", set, n))
 	}
 	slices.Sort(sets)
-	return fmt.Sprintf("seed %d, %dx%d, %s, version %d", m.Seed, m.Size, m.Size, strings.Join(sets, ", "), m.Version)
+	return fmt.Sprintf("seed %d, %dx%d, %s, fields %s, version %d", m.Seed, m.Size, m.Size, strings.Join(sets, ", "),
+		strings.Join(m.fields(), " "), m.Version)
 }
 
 // Owns reports whether synth wrote the file name in the folder.
@@ -117,22 +130,30 @@ func (o Options) rows(set string) ([]formats.Params, error) {
 
 // manifest is the (incomplete) manifest of what o generates.
 func (o Options) manifest() (*Manifest, error) {
-	m := &Manifest{Generator: Generator, Version: Version, Seed: o.Seed, Size: o.Size, Sims: map[string]int{}}
+	m := &Manifest{Generator: Generator, Version: Version, Seed: o.Seed, Size: o.Size, Sims: map[string]int{}, Fields: o.fields()}
 	for _, set := range o.Sets {
 		rows, err := o.rows(set)
 		if err != nil {
 			return nil, err
 		}
 		m.Sims[set] = len(rows)
-		m.Files = append(m.Files, SetFiles(set)...)
+		m.Files = append(m.Files, SetFiles(set, m.Fields)...)
 	}
 	return m, nil
 }
 
-// SetFiles are the names of the files Generate writes for a set.
-func SetFiles(set string) []string {
+// fields returns the fields o generates.
+func (o Options) fields() []string {
+	if len(o.Fields) == 0 {
+		return formats.StudyFields
+	}
+	return o.Fields
+}
+
+// SetFiles are the names of the files Generate writes for a set with these fields.
+func SetFiles(set string, fields []string) []string {
 	var out []string
-	for _, f := range formats.Fields {
+	for _, f := range fields {
 		out = append(out, filepath.Base(formats.MapPath("", f, Suite, set)))
 	}
 	return append(out, filepath.Base(formats.ParamsPath("", set, Suite)))

@@ -52,6 +52,7 @@ const (
 	slabDepth = 5.0    // Mpc/h, CMD slab thickness
 	// meanMgas is Omega_b rho_crit times the slab depth: 0.049 * 2.775e11 * 5 (Msun/h)/(Mpc/h)^2.
 	meanMgas = 0.049 * 2.775e11 * slabDepth
+	omegaB   = 0.049
 )
 
 // Tuning of the toy model (chosen so the fiducial maps match CMD's value ranges).
@@ -101,6 +102,9 @@ type workspace struct {
 	f             *fft2
 	a, noise      []complex128
 	rho, mom, pow []float64
+	// dm, dmMom and bubble keep what the other fields derive from (fields.go): the
+	// deposited mass and speed before the gas smoothing, and B's bubble field.
+	dm, dmMom, bubble []float64
 	// k2 is kx^2 + ky^2 in units of the fundamental mode, per grid cell.
 	k2 []int32
 	// disp[k2] is the displacement filter sqrt(P) n/L exp(-k^2 rt^2/2) / k^2 of dispFor.
@@ -111,6 +115,7 @@ type workspace struct {
 func newWorkspace(n int) *workspace {
 	ws := &workspace{n: n, f: newFFT2(n), a: make([]complex128, n*n), noise: make([]complex128, n*n),
 		rho: make([]float64, n*n), mom: make([]float64, n*n), pow: make([]float64, n*n), k2: make([]int32, n*n),
+		dm: make([]float64, n*n), dmMom: make([]float64, n*n), bubble: make([]float64, n*n),
 		disp: make([]float64, n*n/2+1)}
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
@@ -228,6 +233,8 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	// the packed real and imaginary parts apart).
 	rfb := feedbackBase * math.Pow(aSN1, 0.25) * math.Pow(aAGN1, 0.2) * math.Pow(aSN2, 0.08) * math.Pow(aAGN2, 0.08)
 	rfb = math.Hypot(rfb, dx) // at least a pixel: one particle per cell leaves CIC aliasing
+	copy(ws.dm, rho)
+	copy(ws.dmMom, mom)
 	for i := range a {
 		a[i] = complex(rho[i], mom[i])
 	}
@@ -276,7 +283,8 @@ func (ws *workspace) generate(p formats.Params, rng *rand.Rand) Maps {
 	sstd := math.Sqrt(sv/float64(nn)) + 1e-30
 	bub := bBubble * math.Sqrt(aAGN2)
 	for i := range rho {
-		b := bMean*math.Exp(bPower*lg[i]+bScatter*imag(a[i])/sstd) + bub*math.Max(real(a[i]), 0)
+		ws.bubble[i] = math.Max(real(a[i]), 0)
+		b := bMean*math.Exp(bPower*lg[i]+bScatter*imag(a[i])/sstd) + bub*ws.bubble[i]
 		out.B[i] = float32(b)
 	}
 	return out

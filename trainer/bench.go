@@ -9,7 +9,6 @@ import (
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/onnx"
-	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
@@ -72,7 +71,7 @@ func BenchSteps(ctx context.Context, cfg configs.Config, warmup, n int, hostStat
 		res.OffDevice = d.describe(log, cfg.Runtime)
 	}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 1))
-	x := make([]float32, cfg.Train.Batch*preprocess.Channels*cfg.Data.Size*cfg.Data.Size)
+	x := make([]float32, cfg.Train.Batch*len(cfg.Data.Fields)*cfg.Data.Size*cfg.Data.Size)
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}

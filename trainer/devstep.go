@@ -8,7 +8,6 @@ import (
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/onnx"
-	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
@@ -65,6 +64,7 @@ type deviceStepper struct {
 	loss        [4]*onnx.HostTensor
 	evalX       map[int]*onnx.HostTensor
 	batch, size int64
+	channels    int64
 	latent      int64
 	steps       int
 	model       []byte // step.onnx, for the placement check
@@ -74,7 +74,7 @@ type deviceStepper struct {
 
 func newDeviceStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *deviceStepper, err error) {
 	s = &deviceStepper{names: t.Names, shapes: t.Shapes, n: len(t.Names), batch: int64(cfg.Train.Batch),
-		size: model.Options().Size, latent: model.Options().Latent, adam: model.Options().Adam, evalX: map[int]*onnx.HostTensor{}}
+		size: model.Options().Size, channels: model.Options().Channels, latent: model.Options().Latent, adam: model.Options().Adam, evalX: map[int]*onnx.HostTensor{}}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
 		if err != nil {
@@ -121,7 +121,7 @@ func newDeviceStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDi
 		dst   **onnx.HostTensor
 		shape []int64
 	}{
-		{&s.x, []int64{s.batch, preprocess.Channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
+		{&s.x, []int64{s.batch, s.channels, s.size, s.size}}, {&s.eps, []int64{s.batch, s.latent}},
 		{&s.klw, []int64{1}}, {&s.size1, []int64{1}}, {&s.eps1, []int64{1}},
 		{&s.loss[0], []int64{1}}, {&s.loss[1], []int64{1}}, {&s.loss[2], []int64{1}}, {&s.loss[3], []int64{1}},
 	} {
@@ -177,7 +177,7 @@ func (s *deviceStepper) evaluate(ctx context.Context, f Feed, klw float64) (Term
 		xt := s.evalX[n]
 		if xt == nil {
 			var err error
-			if xt, err = onnx.NewHostTensor([]int64{int64(n), preprocess.Channels, s.size, s.size}); err != nil {
+			if xt, err = onnx.NewHostTensor([]int64{int64(n), s.channels, s.size, s.size}); err != nil {
 				return Terms{}, err
 			}
 			s.evalX[n] = xt

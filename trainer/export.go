@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
@@ -44,17 +45,22 @@ func Export(dir string, cfg configs.Config, params [][]float32, stats *preproces
 	if err != nil {
 		return err
 	}
+	var transforms []string
+	for _, f := range cfg.Data.Fields {
+		transforms = append(transforms, f.Transform)
+	}
 	outputs := "mu [N,L], logvar [N,L]"
 	if cfg.Model.Skips {
 		outputs += ", h1..h4 (skip tensors the decoder needs)"
 	}
 	meta := map[string]string{
 		"camelsvae.stats":      string(st),
-		"camelsvae.transforms": fmt.Sprintf("%v", cfg.Data.Transforms.List()),
-		"camelsvae.fields":     "Mgas,Vgas,B",
-		"camelsvae.input":      fmt.Sprintf("x [N,3,%d,%d]: per channel transform, then (value - mean) / std from camelsvae.stats", cfg.Data.Size, cfg.Data.Size),
-		"camelsvae.outputs":    outputs,
-		ModelIDKey:             paramsDigest(params),
+		"camelsvae.transforms": fmt.Sprintf("%v", transforms),
+		"camelsvae.fields":     strings.Join(cfg.Data.FieldNames(), ","),
+		"camelsvae.input": fmt.Sprintf("x [N,%d,%d,%d]: per channel transform, then (value - mean) / std from camelsvae.stats",
+			len(cfg.Data.Fields), cfg.Data.Size, cfg.Data.Size),
+		"camelsvae.outputs": outputs,
+		ModelIDKey:          paramsDigest(params),
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)

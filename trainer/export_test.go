@@ -53,7 +53,7 @@ func TestExportSecondConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := &preprocess.Stats{Transforms: [3]string{"log10", "asinh", "log10"}, Mean: [3]float64{10.4, 2, -12.5}, Std: [3]float64{0.6, 1, 1.2}, Size: 32}
+	stats := &preprocess.Stats{Fields: []string{"Mgas", "Vgas", "B"}, Transforms: []string{"log10", "asinh", "log10"}, Mean: []float64{10.4, 2, -12.5}, Std: []float64{0.6, 1, 1.2}, Size: 32}
 	dir := filepath.Join(run, "export")
 	if err := Export(dir, c, res.Params, stats); err != nil {
 		t.Fatal(err)

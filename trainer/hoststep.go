@@ -9,7 +9,6 @@ import (
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/graphs"
 	"github.com/camelsvae/camelsvae/onnx"
-	"github.com/camelsvae/camelsvae/preprocess"
 	"github.com/camelsvae/camelsvae/vae"
 )
 
@@ -30,6 +29,7 @@ type hostStepper struct {
 	sizeT, eps1T     onnx.Value
 	adam             vae.AdamOptions
 	batch, size      int64
+	channels         int64
 	side             int
 	steps            int // optimizer runs, for traffic
 	owned            []onnx.Value
@@ -39,7 +39,7 @@ type hostStepper struct {
 // empty) for inspection and reuse by other tools, and loads them. It is long because it builds,
 // writes and loads three artifacts and the tensors they bind.
 func newHostStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir string) (s *hostStepper, err error) {
-	s = &hostStepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size,
+	s = &hostStepper{names: t.Names, shapes: t.Shapes, batch: int64(cfg.Train.Batch), size: model.Options().Size, channels: model.Options().Channels,
 		klw: []float32{0}, size1: []float32{0}, eps1: []float32{0}, adam: model.Options().Adam}
 	built := s // the returns below set s to nil; on an error, free what was made
 	defer func() {
@@ -136,7 +136,7 @@ func newHostStepper(model *vae.VAE, cfg configs.Config, t *Tensors, artifactDir 
 // step runs train_step on x at the current parameters and, when the loss is finite, the
 // optimizer into the other buffer (commit makes it current).
 func (s *hostStepper) step(x []float32, step int, klw float64, cfg configs.Config) (Terms, error) {
-	xt, err := onnx.NewTensor([]int64{s.batch, preprocess.Channels, s.size, s.size}, x)
+	xt, err := onnx.NewTensor([]int64{s.batch, s.channels, s.size, s.size}, x)
 	if err != nil {
 		return Terms{}, err
 	}
@@ -195,7 +195,7 @@ func (s *hostStepper) terms() Terms {
 func (s *hostStepper) evaluate(ctx context.Context, f Feed, klw float64) (Terms, error) {
 	s.klw[0] = float32(klw)
 	return evalFeed(ctx, f, func(x []float32, n int) (Terms, error) {
-		xt, err := onnx.NewTensor([]int64{int64(n), preprocess.Channels, s.size, s.size}, x)
+		xt, err := onnx.NewTensor([]int64{int64(n), s.channels, s.size, s.size}, x)
 		if err != nil {
 			return Terms{}, err
 		}
@@ -225,7 +225,7 @@ func (s *hostStepper) traffic() (onnx.Traffic, int) {
 	for _, p := range s.params[0] {
 		state += 4 * int64(len(p))
 	}
-	x := 4 * s.batch * preprocess.Channels * s.size * s.size
+	x := 4 * s.batch * s.channels * s.size * s.size
 	perStep := onnx.Traffic{
 		// train: params, x, eps, kl_weight in; optimizer: params, grads, m, v, step, lr in.
 		ToDevice: state + x + 4*int64(len(s.eps)) + 4 + 4*state + 8,

@@ -77,7 +77,8 @@ func forwardFloats(cfg configs.Config) float64 {
 	ch := cfg.Model.ChannelWidths()
 	c := func(i int) float64 { return float64(ch[i]) }
 	side := func(level int) float64 { v := s / math.Exp2(float64(level)); return v * v }
-	total := preprocess.Channels * side(0) // x
+	nc := float64(len(cfg.Data.Fields))
+	total := nc * side(0) // x
 	for i := range 5 {
 		total += c(i) * side(i+1) // enc.conv1..5
 	}
@@ -90,8 +91,8 @@ func forwardFloats(cfg configs.Config) float64 {
 			total += 2 * out * side(level) // the concatenation with h
 		}
 	}
-	total += 2 * c(0) * side(0)                // dec.up5, dec.refine5
-	return total + preprocess.Channels*side(0) // dec.out
+	total += 2 * c(0) * side(0) // dec.up5, dec.refine5
+	return total + nc*side(0)   // dec.out
 }
 
 // trainActPerForward is trainActSmall up to 64x64 and trainActLarge from 128x128.
@@ -113,7 +114,7 @@ func EstimateTraining(cfg configs.Config, trainMaps int) (MemoryEstimate, error)
 	enc, dec := v.ParamCount()
 	p := enc + dec
 	s := float64(cfg.Data.Size)
-	mapBytes := 4 * preprocess.Channels * s * s
+	mapBytes := 4 * float64(len(cfg.Data.Fields)) * s * s
 	fwd := 4 * forwardFloats(cfg)
 	e := MemoryEstimate{
 		Params:      p,

@@ -3,14 +3,13 @@ package vae
 import (
 	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/graphs"
-	"github.com/camelsvae/camelsvae/preprocess"
 )
 
 // OptionsFrom maps a run config onto the model's options: model.*, loss.*, train.beta1/
 // beta2/eps, data.size, and the lowering runtime.provider wants.
 func OptionsFrom(cfg configs.Config) Options {
 	o := Options{
-		Size: int64(cfg.Data.Size), Channels: preprocess.Channels, Latent: int64(cfg.Model.Latent),
+		Size: int64(cfg.Data.Size), Channels: int64(len(cfg.Data.Fields)), Latent: int64(cfg.Model.Latent),
 		Skips: cfg.Model.Skips, LeakySlope: cfg.Model.LeakySlope,
 		Loss: LossOptions{MSEWeight: cfg.Loss.MSEWeight, SSIMWeight: cfg.Loss.SSIMWeight, FreeBits: cfg.Loss.FreeBits,
 			DataRange: cfg.Loss.DataRange, SSIMWindow: cfg.Loss.SSIMWindow, SSIMSigma: cfg.Loss.SSIMSigma},

@@ -13,12 +13,15 @@ import (
 
 func newSynthCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "synth --out DIR [--sets CV,LH] [--lh-sims N] [--cv-sims N] [--size 256] [--seed S]",
-		Short: "Generate CAMELS-like CMD files (Maps_{Mgas,Vgas,B}_IllustrisTNG_{set}_z=0.00.npy and params tables)",
+		Use:   "synth --out DIR [--fields Mgas,Vgas,B] [--sets CV,LH] [--lh-sims N] [--cv-sims N] [--size 256] [--seed S]",
+		Short: "Generate CAMELS-like CMD files (Maps_{field}_IllustrisTNG_{set}_z=0.00.npy and params tables)",
 		Long: "synth writes maps that stand in for the CAMELS Multifield Dataset: a Zel'dovich-displaced\n" +
 			"Gaussian density with the real CV and LH parameters (sigma_8 and Omega_m set its power,\n" +
 			"the feedback parameters its gas smoothing and magnetic bubbles), 15 maps per simulation,\n" +
-			"in CMD file names, units and value ranges. Flags override the config's synth section.\n" +
+			"in CMD file names, units and value ranges. Any of CMD's fields: Mgas, Vgas, T, P, Z, HI, ne,\n" +
+			"B, MgFe, Mcdm, Vcdm, Mstar, Mtot and Mtot_Nbody, all from one simulated density field.\n" +
+			"Flags override the config's synth section; the fields default to data.fields. A folder\n" +
+			"of synth's maps with the same settings gains new fields without --force.\n" +
 			"The folder gets a manifest (" + synth.ManifestFile + ") of the generator, version, seed and\n" +
 			"files. synth never writes over a file it did not create, and replaces maps it generated\n" +
 			"with other settings only with --force.",
@@ -53,6 +56,11 @@ func newSynthCmd() *cobra.Command {
 			if f.Changed("workers") {
 				s.Workers, _ = f.GetInt("workers")
 			}
+			fields := cfg.Data.FieldNames()
+			if f.Changed("fields") {
+				v, _ := f.GetString("fields")
+				fields = strings.Split(v, ",")
+			}
 			force, _ := f.GetBool("force")
 			outDir, _ := f.GetString("out")
 			if outDir == "" {
@@ -62,7 +70,7 @@ func newSynthCmd() *cobra.Command {
 			start := time.Now()
 			last := time.Time{}
 			err = synth.Generate(cmd.Context(), synth.Options{
-				Dir: outDir, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers, Force: force,
+				Dir: outDir, Fields: fields, Sets: s.Sets, LHSims: s.LHSims, CVSims: s.CVSims, Size: s.Size, Seed: s.Seed, Workers: s.Workers, Force: force,
 			}, func(done, total int) {
 				if done == total || time.Since(last) > 2*time.Second {
 					last = time.Now()
@@ -75,12 +83,14 @@ func newSynthCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "synth: wrote sets %s at %dx%d to %s in %.1fs\n", strings.Join(s.Sets, ","), s.Size, s.Size, outDir, time.Since(start).Seconds())
+			fmt.Fprintf(out, "synth: wrote %s of sets %s at %dx%d to %s in %.1fs\n", strings.Join(fields, ","), strings.Join(s.Sets, ","),
+				s.Size, s.Size, outDir, time.Since(start).Seconds())
 			return nil
 		},
 	}
 	cmd.Flags().String("out", "", "output directory (default data.dir)")
 	cmd.Flags().String("sets", "CV,LH", "sets to generate (synth.sets)")
+	cmd.Flags().String("fields", "", "CMD fields to generate, comma-separated (default: the fields of data.fields)")
 	cmd.Flags().Int("lh-sims", 0, "LH simulations to generate, 0 = all 1000 (synth.lh_sims)")
 	cmd.Flags().Int("cv-sims", 0, "CV simulations to generate, 0 = all 27 (synth.cv_sims)")
 	cmd.Flags().Int("size", 256, "map side, a power of two (synth.size)")

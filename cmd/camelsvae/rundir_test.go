@@ -52,7 +52,7 @@ func TestRunNeverOverwritesData(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := map[string][]byte{}
-	for _, name := range synth.SetFiles("CV") {
+	for _, name := range synth.SetFiles("CV", formats.StudyFields) {
 		b, err := os.ReadFile(filepath.Join(gen, name))
 		if err != nil {
 			t.Fatal(err)
