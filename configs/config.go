@@ -261,8 +261,8 @@ func Default() Config {
 		Seed: 100,
 		Data: Data{
 			Dir: "data/cmd", Suite: "IllustrisTNG", TrainSet: "CV", TestSet: "LH", Size: 256,
-			Fields: StudyFields(),
-			TrainFrac:  0.8, ValFrac: 0.1, SplitBy: "map", TestMaps: 1000, Augment: "study",
+			Fields:    StudyFields(),
+			TrainFrac: 0.8, ValFrac: 0.1, SplitBy: "map", TestMaps: 1000, Augment: "study",
 			Workers: 2, Prefetch: 4, CacheMB: 2048,
 		},
 		Synth: Synth{Sets: []string{"CV", "LH"}, LHSims: 0, Size: 256, Seed: 100, Workers: 2},
