@@ -17,11 +17,12 @@ import (
 //     (Omega_m - Omega_b) rho_crit 5 Mpc/h, in (Msun/h)/(Mpc/h)^2;
 //   - Vcdm: its mass-weighted Zel'dovich speed with a dispersion growing with density, km/s;
 //   - Mstar: stars where the gas density exceeds 6 times the mean, fewer with stronger
-//     feedback (A_SN1, A_AGN1); zero elsewhere, as in CMD;
+//     feedback (A_SN1^-0.8 A_AGN1^-0.3); zero elsewhere, as in CMD;
 //   - Mtot = Mcdm + Mgas + Mstar; Mtot_Nbody: the N-body counterpart, all matter following
 //     the dark matter, Omega_m rho_crit 5 Mpc/h times the same deposit;
-//   - T: 1e4 K g^0.7 (g the gas density over its mean) with log-normal scatter, heated
-//     inside B's AGN bubbles (A_AGN2) and by supernovae (A_SN1), in Kelvin;
+//   - T: 1e4 K g^0.6 below the mean gas density and g^1.8 above (g the gas density over its
+//     mean: photoheated voids, shock-heated knots), with log-normal scatter, heated inside B's
+//     AGN bubbles (A_AGN2) and by supernovae (A_SN1), in Kelvin;
 //   - P: the gas density times k T / (0.59 m_p), in (Msun/h)(km/s)^2/(Mpc/h)^3;
 //   - HI: the neutral fraction of photoionisation equilibrium (~ g T^-0.75), self-shielded
 //     above ~60 times the mean, times 0.76 Mgas, in (Msun/h)/(Mpc/h)^2;
@@ -217,7 +218,7 @@ func (d *derived) vcdm() ([]float64, error) {
 
 func (d *derived) mstar() ([]float64, error) {
 	g := d.gas()
-	eff := 3e-3 * math.Pow(d.p[2], -0.5) * math.Pow(d.p[3], -0.2)
+	eff := 3e-3 * math.Pow(d.p[2], -0.8) * math.Pow(d.p[3], -0.3)
 	out := make([]float64, len(g))
 	for i, v := range g {
 		if e := v - 6; e > 0 {
@@ -256,7 +257,13 @@ func (d *derived) temperature() ([]float64, error) {
 		if bmax > 0 {
 			bub = d.ws.bubble[i] / bmax
 		}
-		out[i] = 1e4 * math.Pow(v, 0.7) * math.Pow(d.p[2], 0.1) * math.Exp(0.25*s[i]) * (1 + heat*bub)
+		// Photoheated gas follows g^0.6 below the mean; shocks heat denser gas as g^1.8
+		// (1e7 K in the knots).
+		slope := 0.6
+		if v > 1 {
+			slope = 1.8
+		}
+		out[i] = 1e4 * math.Pow(v, slope) * math.Pow(d.p[2], 0.1) * math.Exp(0.25*s[i]) * (1 + heat*bub)
 	}
 	return out, nil
 }

@@ -34,7 +34,7 @@ type EncodeOptions struct {
 	Out string
 	NPY bool
 	Log io.Writer
-	// Meta is added to the table's metadata, beside the encoder's digest and the set.
+	// Meta is added to the table's metadata, beside the encoder's digest, the set and the fields.
 	Meta map[string]string
 }
 
@@ -42,6 +42,7 @@ type EncodeOptions struct {
 const (
 	MetaEncoder = "camelsvae.encoder_sha256" // sha256 of the encoder.onnx that wrote the rows
 	MetaSet     = "camelsvae.set"
+	MetaFields  = "camelsvae.fields" // the CMD fields the encoder reads, comma-separated in channel order
 )
 
 // EncoderDigest is the sha256 (hex) of the encoder.onnx in the export folder, which every
@@ -78,7 +79,7 @@ func Encode(ctx context.Context, o EncodeOptions) (EncodeStats, error) {
 	if err != nil {
 		return st, err
 	}
-	lat.Meta = map[string]string{MetaEncoder: enc, MetaSet: o.Set}
+	lat.Meta = map[string]string{MetaEncoder: enc, MetaSet: o.Set, MetaFields: strings.Join(o.Config.Data.FieldNames(), ",")}
 	maps.Copy(lat.Meta, o.Meta)
 	var npy, table *formats.Staged
 	defer func() { npy.Abort(); table.Abort() }()

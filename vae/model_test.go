@@ -33,6 +33,31 @@ func TestParamCount(t *testing.T) {
 	}
 }
 
+// TestParamCountFollowsFields: each input channel adds the first convolution's 4x4 kernels
+// (32 filters: 512 weights) to the encoder and the output convolution's 3x3 kernels and a
+// bias (289) to the decoder; the graphs' inputs and outputs take the channel count.
+func TestParamCountFollowsFields(t *testing.T) {
+	count := func(fields []configs.Field) (int64, int64) {
+		cfg := configs.Default()
+		cfg.Data.Fields = fields
+		v, err := FromConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ParamCount()
+	}
+	e3, d3 := count(configs.StudyFields())
+	for _, fields := range [][]configs.Field{{{Name: "T", Transform: "log10"}},
+		{{Name: "Mgas", Transform: "log10"}, {Name: "T", Transform: "log10"}, {Name: "Mcdm", Transform: "log10"},
+			{Name: "HI", Transform: "log10"}, {Name: "Vcdm", Transform: "asinh"}}} {
+		e, d := count(fields)
+		k := int64(len(fields)) - 3
+		if e != e3+k*32*4*4 || d != d3+k*(32*3*3+1) {
+			t.Errorf("%d fields: encoder %d, decoder %d; want %d and %d", len(fields), e, d, e3+k*512, d3+k*289)
+		}
+	}
+}
+
 // TestInitBounds checks PyTorch's default bounds: |w| <= 1/math.Sqrt(fan_in), where a
 // ConvTranspose's fan_in is weight.size(1)*k*k, and that the draw fills the range.
 func TestInitBounds(t *testing.T) {

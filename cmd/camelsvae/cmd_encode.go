@@ -24,8 +24,8 @@ func newEncodeCmd(runF func(context.Context, encodeOptions) error) *cobra.Comman
 			"With --shard K/N it encodes only part K of N (whole simulations, K from 0) into\n" +
 			"OUT/part-K-of-N.parquet; the parts in K order hold the rows of the unsharded table. A part\n" +
 			"already there from the same encoder is skipped, so rerunning an array finishes it; a part\n" +
-			"from another encoder is refused. DuckDB reads the set as one table:\n" +
-			"read_parquet('OUT/part-*-of-*.parquet'). docs/cluster.md has Slurm and Kubernetes recipes.",
+			"from another encoder is refused. docs/cluster.md has Slurm and Kubernetes recipes and how\n" +
+			"to read the parts as one table in order.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			run, _ := cmd.Flags().GetString("run")
