@@ -62,22 +62,18 @@ func ParseShard(arg string, shards int, getenv func(string) string) (Shard, erro
 		return i, nil
 	}
 	if getenv("SLURM_ARRAY_TASK_ID") != "" {
-		id, err := num("SLURM_ARRAY_TASK_ID", 0)
-		if err != nil {
-			return Shard{}, err
+		v := map[string]int{}
+		for _, key := range []string{"ID", "MIN", "STEP", "COUNT"} {
+			def := 0
+			if key == "STEP" {
+				def = 1
+			}
+			var err error
+			if v[key], err = num("SLURM_ARRAY_TASK_"+key, def); err != nil {
+				return Shard{}, err
+			}
 		}
-		lo, err := num("SLURM_ARRAY_TASK_MIN", 0)
-		if err != nil {
-			return Shard{}, err
-		}
-		step, err := num("SLURM_ARRAY_TASK_STEP", 1)
-		if err != nil {
-			return Shard{}, err
-		}
-		n, err := num("SLURM_ARRAY_TASK_COUNT", 0)
-		if err != nil {
-			return Shard{}, err
-		}
+		id, lo, step, n := v["ID"], v["MIN"], v["STEP"], v["COUNT"]
 		if n < 1 || step < 1 || (id-lo)%step != 0 || (id-lo)/step >= n || id < lo {
 			return Shard{}, fmt.Errorf("--shard auto: Slurm task %d of an array from %d by %d with %d tasks is not one of its tasks", id, lo, step, n)
 		}

@@ -82,33 +82,12 @@ func (d *derived) get(name string) ([]float64, error) {
 	if v, ok := d.done[name]; ok {
 		return v, nil
 	}
-	var make1 func() ([]float64, error)
-	switch name {
-	case "Mgas":
-		make1 = func() ([]float64, error) { return widen(d.core.Mgas), nil }
-	case "Mcdm":
-		make1 = d.mcdm
-	case "Vcdm":
-		make1 = d.vcdm
-	case "Mstar":
-		make1 = d.mstar
-	case "Mtot":
-		make1 = d.mtot
-	case "Mtot_Nbody":
-		make1 = d.mtotNbody
-	case "T":
-		make1 = d.temperature
-	case "P":
-		make1 = d.pressure
-	case "HI":
-		make1 = d.hi
-	case "ne":
-		make1 = d.ne
-	case "Z":
-		make1 = d.metals
-	case "MgFe":
-		make1 = d.mgFe
-	default:
+	make1 := map[string]func() ([]float64, error){
+		"Mgas": func() ([]float64, error) { return widen(d.core.Mgas), nil },
+		"Mcdm": d.mcdm, "Vcdm": d.vcdm, "Mstar": d.mstar, "Mtot": d.mtot, "Mtot_Nbody": d.mtotNbody,
+		"T": d.temperature, "P": d.pressure, "HI": d.hi, "ne": d.ne, "Z": d.metals, "MgFe": d.mgFe,
+	}[name]
+	if make1 == nil {
 		return nil, fmt.Errorf("synth: no generator for field %q", name)
 	}
 	v, err := make1()
