@@ -85,9 +85,12 @@ func StudyFields() []Field {
 }
 
 // FieldNames returns the fields' names in channel order.
-func (d Data) FieldNames() []string {
-	out := make([]string, len(d.Fields))
-	for i, f := range d.Fields {
+func (d Data) FieldNames() []string { return Names(d.Fields) }
+
+// Names returns the names of fields, in order.
+func Names(fields []Field) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
 		out[i] = f.Name
 	}
 	return out

@@ -13,9 +13,6 @@ import (
 	"unsafe"
 )
 
-// StudyFields are the study's three CMD fields, in the order its model sees them.
-var StudyFields = []string{"Mgas", "Vgas", "B"}
-
 // MapsPerSim is how many maps CMD cuts from each simulation (3 axes x 5 slabs).
 const MapsPerSim = 15
 

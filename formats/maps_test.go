@@ -174,12 +174,15 @@ func TestMapBadInput(t *testing.T) {
 	}
 }
 
+// studyFields are the study's three CMD fields.
+var studyFields = []string{"Mgas", "Vgas", "B"}
+
 func TestOpenSet(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range StudyFields {
+	for _, f := range studyFields {
 		writeCube(t, MapPath(dir, f, "IllustrisTNG", "CV"), 3, 8, 8)
 	}
-	s, err := OpenSet(dir, "IllustrisTNG", "CV", StudyFields)
+	s, err := OpenSet(dir, "IllustrisTNG", "CV", studyFields)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +198,11 @@ func TestOpenSet(t *testing.T) {
 	} else {
 		one.Close()
 	}
-	_, err = OpenSet(dir, "IllustrisTNG", "CV", StudyFields)
+	_, err = OpenSet(dir, "IllustrisTNG", "CV", studyFields)
 	if err == nil || !strings.Contains(err.Error(), "Maps_B_IllustrisTNG_CV_z=0.00.npy has shape (4, 8, 8), want (3, 8, 8)") {
 		t.Errorf("mismatched N: %v", err)
 	}
-	_, err = OpenSet(dir, "IllustrisTNG", "LH", StudyFields)
+	_, err = OpenSet(dir, "IllustrisTNG", "LH", studyFields)
 	if err == nil || !strings.Contains(err.Error(), "Maps_Mgas_IllustrisTNG_LH_z=0.00.npy") {
 		t.Errorf("missing set: %v", err)
 	}

@@ -16,7 +16,7 @@ func makeSet(t testing.TB, dir, set string, sims, side int, seed uint64) [3][]fl
 	n := sims * formats.MapsPerSim
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var cubes [3][]float32
-	for c, field := range formats.StudyFields {
+	for c, field := range configs.Names(configs.StudyFields()) {
 		cube := make([]float32, n*side*side)
 		for i := range cube {
 			switch c {

@@ -11,9 +11,9 @@ import (
 	"os"
 	"slices"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
+	"golang.org/x/sync/errgroup"
 )
 
 // Stats are the per-channel mean and standard deviation of the transformed training maps,
@@ -201,8 +201,8 @@ func LoadStats(path string) (*Stats, error) {
 	if err := loadJSON(path, st); err != nil {
 		return nil, err
 	}
-	if st.Fields == nil && len(st.Transforms) == len(formats.StudyFields) {
-		st.Fields = slices.Clone(formats.StudyFields) // written before fields were configurable
+	if study := configs.Names(configs.StudyFields()); st.Fields == nil && len(st.Transforms) == len(study) {
+		st.Fields = study // written before fields were configurable
 	}
 	if nc := len(st.Fields); nc == 0 || len(st.Transforms) != nc || len(st.Mean) != nc || len(st.Std) != nc {
 		return nil, fmt.Errorf("preprocess: %s: %d fields, %d transforms, %d means and %d stds, want one of each per field",

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
 )
 
@@ -30,11 +31,9 @@ import (
 //   - Z: metal mass fraction, from the stars spread by winds (A_SN2), 2e-5 to ~0.02;
 //   - MgFe: the Mg/Fe mass ratio, alpha-enhanced where the enrichment is young and by A_SN1.
 
-// Fields are the CMD fields synth generates.
-var Fields = []string{"Mgas", "Vgas", "T", "P", "Z", "HI", "ne", "B", "MgFe", "Mcdm", "Vcdm", "Mstar", "Mtot", "Mtot_Nbody"}
-
-// CanGenerate reports whether synth generates the CMD field name.
-func CanGenerate(name string) bool { return slices.Contains(Fields, name) }
+// CanGenerate reports whether synth generates the CMD field name: every one of
+// configs.CMDFields (TestFieldStatistics generates each).
+func CanGenerate(name string) bool { return slices.Contains(configs.CMDFields, name) }
 
 // derived computes the fields of one generated map on demand, each once.
 type derived struct {

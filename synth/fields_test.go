@@ -8,13 +8,6 @@ import (
 	"github.com/camelsvae/camelsvae/configs"
 )
 
-// TestFieldsCoverCMD: synth generates every field a config may name.
-func TestFieldsCoverCMD(t *testing.T) {
-	if !slices.Equal(Fields, configs.CMDFields) {
-		t.Errorf("synth generates %v, configs accepts %v", Fields, configs.CMDFields)
-	}
-}
-
 // TestFieldStatistics checks every field on LH simulations: finite, of the right sign, in
 // CMD's units and rough ranges (mean log10 over the maps), correlated with the gas as one
 // density field, in its exact relations (Mtot = Mcdm + Mgas + Mstar, P proportional to
@@ -34,7 +27,7 @@ func TestFieldStatistics(t *testing.T) {
 	ws := newWorkspace(n)
 	for sim := range sims {
 		p := lh[sim]
-		m, err := ws.fields(p, [2]uint64{7, uint64(sim)}, Fields)
+		m, err := ws.fields(p, [2]uint64{7, uint64(sim)}, configs.CMDFields)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,8 +96,8 @@ func TestFieldStatistics(t *testing.T) {
 		t.Errorf("corr(log A_SN1, log total Mstar) = %.2f, want < -0.2 (feedback suppresses star formation)", r)
 	}
 	// A field does not depend on which others are asked for, nor on their order.
-	all, _ := newWorkspace(n).fields(lh[3], [2]uint64{7, 3}, Fields)
-	for _, name := range Fields {
+	all, _ := newWorkspace(n).fields(lh[3], [2]uint64{7, 3}, configs.CMDFields)
+	for _, name := range configs.CMDFields {
 		one, err := newWorkspace(n).fields(lh[3], [2]uint64{7, 3}, []string{name})
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
 )
 
@@ -74,7 +75,7 @@ func (m *Manifest) write(dir string) error {
 // fields returns the manifest's fields.
 func (m *Manifest) fields() []string {
 	if len(m.Fields) == 0 {
-		return formats.StudyFields
+		return configs.Names(configs.StudyFields())
 	}
 	return m.Fields
 }
@@ -145,7 +146,7 @@ func (o Options) manifest() (*Manifest, error) {
 // fields returns the fields o generates.
 func (o Options) fields() []string {
 	if len(o.Fields) == 0 {
-		return formats.StudyFields
+		return configs.Names(configs.StudyFields())
 	}
 	return o.Fields
 }

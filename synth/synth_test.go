@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/formats"
 )
 
@@ -72,7 +73,7 @@ func TestGenerateDeterministic(t *testing.T) {
 	}
 	d1, d3 := run(1), run(3)
 	for _, set := range []string{"CV", "LH"} {
-		for _, f := range formats.StudyFields {
+		for _, f := range configs.Names(configs.StudyFields()) {
 			a, _ := os.ReadFile(formats.MapPath(d1, f, Suite, set))
 			b, _ := os.ReadFile(formats.MapPath(d3, f, Suite, set))
 			if len(a) == 0 || !bytes.Equal(a, b) {
@@ -80,7 +81,7 @@ func TestGenerateDeterministic(t *testing.T) {
 			}
 		}
 		p, err := formats.ReadParams(formats.ParamsPath(d1, set, Suite))
-		ms, err2 := formats.OpenSet(d1, Suite, set, formats.StudyFields)
+		ms, err2 := formats.OpenSet(d1, Suite, set, configs.Names(configs.StudyFields()))
 		if err != nil || err2 != nil {
 			t.Fatal(err, err2)
 		}

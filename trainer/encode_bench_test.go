@@ -20,7 +20,7 @@ import (
 func writeFakeSet(tb testing.TB, dir, set string, n, s int) {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(5, 6))
-	for c, f := range formats.StudyFields {
+	for c, f := range configs.Names(configs.StudyFields()) {
 		w, err := formats.CreateMaps(formats.MapPath(dir, f, "IllustrisTNG", set), n, s, s)
 		if err != nil {
 			tb.Fatal(err)

@@ -114,7 +114,7 @@ func writeTinySet(t *testing.T, dir, set string, sims, side int) {
 	t.Helper()
 	n := sims * formats.MapsPerSim
 	m := make([]float32, side*side)
-	for _, field := range formats.StudyFields {
+	for _, field := range configs.Names(configs.StudyFields()) {
 		w, err := formats.CreateMaps(formats.MapPath(dir, field, "IllustrisTNG", set), n, side, side)
 		if err != nil {
 			t.Fatal(err)

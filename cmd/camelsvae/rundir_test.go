@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/camelsvae/camelsvae/configs"
 	"github.com/camelsvae/camelsvae/fault"
 	"github.com/camelsvae/camelsvae/formats"
 	"github.com/camelsvae/camelsvae/lock"
@@ -52,7 +53,7 @@ func TestRunNeverOverwritesData(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := map[string][]byte{}
-	for _, name := range synth.SetFiles("CV", formats.StudyFields) {
+	for _, name := range synth.SetFiles("CV", configs.Names(configs.StudyFields())) {
 		b, err := os.ReadFile(filepath.Join(gen, name))
 		if err != nil {
 			t.Fatal(err)
