@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"slices"
 	"strconv"
@@ -346,7 +347,7 @@ func StageLatentsParquet(path string, mem memory.Allocator, t *Latents) (*Staged
 // format is told by the file's magic bytes).
 func ReadLatents(mem memory.Allocator, path string) (*Latents, error) {
 	t := &Latents{}
-	err := readLatents(mem, path, func(schema *arrow.Schema, records func(yield func(arrow.RecordBatch, error) bool)) error {
+	err := readLatents(mem, path, func(schema *arrow.Schema, records iter.Seq2[arrow.RecordBatch, error]) error {
 		t.Meta = schemaMeta(schema)
 		for rec, err := range records {
 			if err != nil {
@@ -371,7 +372,7 @@ func ReadLatents(mem memory.Allocator, path string) (*Latents, error) {
 // its rows: enough to tell what made a file.
 func ReadLatentsMeta(mem memory.Allocator, path string) (map[string]string, error) {
 	var meta map[string]string
-	err := readLatents(mem, path, func(schema *arrow.Schema, _ func(func(arrow.RecordBatch, error) bool)) error {
+	err := readLatents(mem, path, func(schema *arrow.Schema, _ iter.Seq2[arrow.RecordBatch, error]) error {
 		meta = schemaMeta(schema)
 		return nil
 	})
@@ -392,7 +393,7 @@ func schemaMeta(s *arrow.Schema) map[string]string {
 
 // readLatents opens an Arrow IPC or Parquet file (told by its magic bytes) and hands its
 // schema and record iterator to use, which the file outlives.
-func readLatents(mem memory.Allocator, path string, use func(*arrow.Schema, func(func(arrow.RecordBatch, error) bool)) error) error {
+func readLatents(mem memory.Allocator, path string, use func(*arrow.Schema, iter.Seq2[arrow.RecordBatch, error]) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("formats: read latents: %w", err)

@@ -61,17 +61,17 @@ func Encode(ctx context.Context, env Env, cfg configs.Config, dir string, o Enco
 	if err != nil {
 		return err
 	}
-	var meta map[string]string
+	enc, err := trainer.EncoderDigest(ExportDir(dir))
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{trainer.MetaEncoder: enc, trainer.MetaSet: o.Set, trainer.MetaFields: strings.Join(cfg.Data.FieldNames(), ",")}
 	partDir := out
 	if o.Shard != nil {
 		if maps = o.Shard.Maps(maps); len(maps) == 0 {
 			return fmt.Errorf("--shard %s: the %s maps come from fewer simulations than parts; use fewer parts", o.Shard, o.Set)
 		}
-		enc, err := trainer.EncoderDigest(ExportDir(dir))
-		if err != nil {
-			return err
-		}
-		meta = map[string]string{trainer.MetaEncoder: enc, trainer.MetaSet: o.Set, MetaShard: o.Shard.String(), MetaMaps: mapsDigest(maps)}
+		meta[MetaShard], meta[MetaMaps] = o.Shard.String(), mapsDigest(maps)
 		out = filepath.Join(partDir, o.Shard.File())
 		done, err := partDone(out, meta)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +33,7 @@ type EncodeOptions struct {
 	Out string
 	NPY bool
 	Log io.Writer
-	// Meta is added to the table's metadata, beside the encoder's digest, the set and the fields.
+	// Meta is the table's metadata (formats.Latents.Meta): what made it, under the Meta* keys.
 	Meta map[string]string
 }
 
@@ -71,16 +70,11 @@ func Encode(ctx context.Context, o EncodeOptions) (EncodeStats, error) {
 	if _, err := formats.RemoveStaleTemps(filepath.Clean(dir+"."), base, base+npySuffix); err != nil {
 		return EncodeStats{}, err
 	}
-	enc, err := EncoderDigest(o.Export)
-	if err != nil {
-		return EncodeStats{}, err
-	}
 	lat, st, err := EncodeMaps(ctx, o)
 	if err != nil {
 		return st, err
 	}
-	lat.Meta = map[string]string{MetaEncoder: enc, MetaSet: o.Set, MetaFields: strings.Join(o.Config.Data.FieldNames(), ",")}
-	maps.Copy(lat.Meta, o.Meta)
+	lat.Meta = o.Meta
 	var npy, table *formats.Staged
 	defer func() { npy.Abort(); table.Abort() }()
 	if o.NPY {
