@@ -335,8 +335,8 @@ func tables(r *Results) []table {
 	return ts
 }
 
-// Definitions say what every column of the report means and its unit.
-var Definitions = []string{
+// definitions say what every column of the report means and its unit.
+var definitions = []string{
 	"Maps are compared on the normalised scale the models see (per-field transform, then z-scored with the training split's statistics), so MSE is in squared standard deviations of that scale.",
 	"MSE: mean squared error over the pixels of a map (all channels) or of one channel. PSNR (dB): 10 log10(1/MSE), data range 1 as the study; \"mean over maps\" averages the per-map PSNRs, \"of the mean MSE\" is 10 log10(1/mean MSE), which is lower. \"target range\" uses each map's own max − min. SSIM: scikit-image's structural_similarity, Gaussian window σ = 1.5, data range 1, averaged over channels; 1 is identical.",
 	"mean ± std is over maps; n is the number of maps unless noted, non-finite values (PSNR +Inf of a perfect map) are left out and counted.",
@@ -375,7 +375,7 @@ func markdown(r *Results) string {
 		fmt.Fprintf(&b, "## %s\n\n![%s](%s)\n\n%s\n\n", f.Title, f.Title, f.Path, f.Caption)
 	}
 	b.WriteString("## Definitions\n\n")
-	for _, d := range Definitions {
+	for _, d := range definitions {
 		fmt.Fprintf(&b, "- %s\n", d)
 	}
 	return b.String()
@@ -420,7 +420,7 @@ func htmlReport(dir string, r *Results) ([]byte, error) {
 		figs = append(figs, fig{f.Title, f.Caption, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))})
 	}
 	var buf bytes.Buffer
-	if err := htmlTmpl.Execute(&buf, map[string]any{"R": r, "Tables": tables(r), "Figures": figs, "Definitions": Definitions}); err != nil {
+	if err := htmlTmpl.Execute(&buf, map[string]any{"R": r, "Tables": tables(r), "Figures": figs, "Definitions": definitions}); err != nil {
 		return nil, fmt.Errorf("eval: report: html: %w", err)
 	}
 	return buf.Bytes(), nil
